@@ -1,0 +1,5 @@
+import sys
+
+from healthdlp.cli import main
+
+sys.exit(main())
