@@ -1,0 +1,29 @@
+# healthdlp services image: processor, sensors and console (docker-compose.yml).
+FROM python:3.11-slim
+
+# libpcap + tcpdump: scapy compiles BPF filters with tcpdump and captures through libpcap.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpcap0.8 tcpdump \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /opt/healthdlp
+COPY pyproject.toml README.md* ./
+COPY model ./model
+COPY sensors ./sensors
+COPY detectors ./detectors
+COPY store ./store
+COPY stream ./stream
+COPY dashboards ./dashboards
+COPY healthdlp ./healthdlp
+RUN pip install .
+
+# Services run unprivileged; only the network sensor runs as root (see docker-compose.yml).
+RUN useradd --system --uid 10001 --home-dir /var/lib/healthdlp healthdlp \
+    && mkdir -p /var/lib/healthdlp /etc/healthdlp \
+    && chown healthdlp /var/lib/healthdlp
+USER healthdlp
+WORKDIR /var/lib/healthdlp
+EXPOSE 8080 6066
+ENTRYPOINT []
+CMD ["healthdlp", "--help"]

@@ -1,0 +1,1 @@
+"""Static assets of the console (package data: console.css, console.js)."""

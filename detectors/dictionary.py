@@ -1,0 +1,92 @@
+"""Dictionary detector kind: turn prefilter term hits into scored hits, and map ICD-10 codes to
+special-disease classes.
+
+Latin terms must stand on ASCII word boundaries ("HIV" not in "archive"); CJK terms have no
+word boundaries to rely on, so each term lists the longer expressions that contain it but mean
+something else (``exclude``: 艾滋病 in 世界艾滋病日, 中风 in 中风险).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from detectors.catalogue import Scoring
+from detectors.hit import Hit, clamp, context_words
+from detectors.terms import DictionarySpec, Term
+
+
+def _word_char(c: str) -> bool:
+    return c.isascii() and (c.isalnum() or c == "_")
+
+
+def _excluded(text: str, start: int, end: int, term: Term) -> bool:
+    for x in term.exclude:
+        xl, tl = x.lower(), term.text.lower()
+        i = xl.find(tl)
+        while i >= 0:
+            s = start - i
+            if s >= 0 and text[s : s + len(x)].lower() == xl:
+                return True
+            i = xl.find(tl, i + 1)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class TermRef:
+    spec: DictionarySpec
+    term: Term
+
+
+def term_hit(
+    ref: TermRef, text: str, start: int, end: int, scoring: Scoring, assume_context: bool = False
+) -> Hit | None:
+    term, spec = ref.term, ref.spec
+    if term.latin:
+        if start > 0 and _word_char(text[start - 1]) and _word_char(term.text[0]):
+            return None
+        if end < len(text) and _word_char(text[end]) and _word_char(term.text[-1]):
+            return None
+    if term.exclude and _excluded(text, start, end, term):
+        return None
+    ctx = context_words(text, start, end, spec.context, scoring.context_window)
+    if term.requires_context and not ctx and not assume_context:
+        return None
+    score = clamp(spec.score + (scoring.context_boost if ctx else 0.0))
+    if score < scoring.min_score:
+        return None
+    return Hit(
+        spec.id,
+        spec.version,
+        spec.entity,
+        start,
+        end,
+        score,
+        text[start:end],
+        pattern=f"{spec.id}:{term.group}",
+        context_words=ctx,
+        note=f"class:{term.group}",
+    )
+
+
+class IcdClassIndex:
+    """ICD-10 code → special-disease class, from the ``icd10`` ranges of a dictionary's groups."""
+
+    def __init__(self, specs: Sequence[DictionarySpec], entity: str = "SPECIAL_DISEASE") -> None:
+        self.ranges: list[tuple[str, str, str]] = []
+        self.entity = entity
+        for spec in specs:
+            if spec.entity == entity:
+                for g in spec.groups.values():
+                    self.ranges.extend((lo, hi, g.name) for lo, hi in g.icd10)
+
+    def classify(self, code: str) -> str | None:
+        c = code.strip().upper()
+        cat = c[:3]
+        for lo, hi, cls in self.ranges:
+            if "." in lo:
+                if c.startswith(lo):
+                    return cls
+            elif lo <= cat <= hi:
+                return cls
+        return None

@@ -1,0 +1,71 @@
+"""Record-level grading of one event (GB/T 39725-2020 §6.2, with the §13 sensor-side cues).
+
+A message is graded as a whole, not as the maximum of its parts:
+* any special disease (the eight §11.1 classes) → level 5;
+* a direct identifier together with health content (health status or medical application data)
+  → level 4, because the health facts are then about a known person (§6.2 level 4);
+* otherwise the highest level among the findings.
+
+Subjects are counted by the strongest identifier type present (resident ID > record number >
+phone > e-mail > bank card > name, ``subject_rank`` in entities.yaml): fifty patients listed
+with ID and phone each are fifty subjects, not a hundred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from detectors.catalogue import EntitySpec
+from model.findings import Finding
+from model.taxonomy import DataCategory
+
+HEALTH_CATEGORIES = frozenset({DataCategory.HEALTH_STATUS, DataCategory.MEDICAL_APPLICATION})
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    level: int
+    categories: tuple[DataCategory, ...]
+    subject_hashes: tuple[str, ...]
+    reason: str
+
+
+def subject_hashes(findings: Sequence[Finding], entities: Mapping[str, EntitySpec]) -> tuple[str, ...]:
+    ids = [f for f in findings if f.is_identifier and f.entity_type in entities]
+    if not ids:
+        return ()
+    best = min(entities[f.entity_type].subject_rank for f in ids)
+    chosen = {f.entity_type for f in ids if entities[f.entity_type].subject_rank == best}
+    return tuple(sorted({f.value_hash for f in ids if f.entity_type in chosen}))
+
+
+def grade(findings: Sequence[Finding], entities: Mapping[str, EntitySpec]) -> Grade:
+    if not findings:
+        return Grade(0, (), (), "no findings")
+    categories = tuple(sorted({f.category for f in findings}, key=lambda c: c.value))
+    subjects = subject_hashes(findings, entities)
+    special = sorted(
+        {f.explanation.note.removeprefix("class:") for f in findings if f.entity_type == "SPECIAL_DISEASE"}
+    )
+    if special:
+        return Grade(
+            5,
+            categories,
+            subjects,
+            f"special disease ({', '.join(special)}): §6.2 level 5, §11.1 special-disease classes",
+        )
+    identifiers = sorted({f.entity_type for f in findings if f.is_identifier})
+    health = sorted({f.entity_type for f in findings if f.category in HEALTH_CATEGORIES})
+    if identifiers and health:
+        return Grade(
+            4,
+            categories,
+            subjects,
+            f"direct identifier ({', '.join(identifiers)}) with health content ({', '.join(health)}): "
+            "§6.2 level 4",
+        )
+    top = max(findings, key=lambda f: f.level)
+    return Grade(
+        top.level, categories, subjects, f"highest finding level ({top.entity_type}): §6.2 level {top.level}"
+    )

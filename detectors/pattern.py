@@ -1,0 +1,92 @@
+"""Pattern detector kind: run one catalogue regex on its candidate windows, validate, score.
+
+Each pattern gets a time budget per text (``timeout_ms``), enforced by the ``regex`` module's
+``timeout=``. When it runs out the pattern stops for this text and the timeout is counted: one
+pathological pattern or input can slow a scan by at most its budget, never stall the stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import MutableMapping
+
+from detectors.catalogue import PatternSpec, Scoring
+from detectors.hit import Hit, clamp, context_words
+from detectors.validators import VALIDATORS, Verdict
+
+
+def run_pattern(
+    spec: PatternSpec,
+    text: str,
+    windows: list[tuple[int, int]],
+    scoring: Scoring,
+    stats: MutableMapping[str, int],
+) -> list[Hit]:
+    out: list[Hit] = []
+    n = len(text)
+    deadline = time.perf_counter() + spec.timeout_s
+    validate = VALIDATORS.get(spec.validator) if spec.validator else None
+    for ws, we in windows:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            stats["regex_timeouts"] = stats.get("regex_timeouts", 0) + 1
+            break
+        try:
+            matches = [(m.start(), m.end()) for m in spec.compiled.finditer(text, ws, we, timeout=remaining)]
+        except TimeoutError:
+            stats["regex_timeouts"] = stats.get("regex_timeouts", 0) + 1
+            break
+        for s, e in matches:
+            # a match touching a cut window edge saw a fake end/start of text: its real candidate
+            # window (which always has a margin around it) reports it instead
+            if (e == we and we < n) or (s == ws and ws > 0):
+                continue
+            hit = _score(spec, text, s, e, validate, scoring, stats)
+            if hit is not None:
+                out.append(hit)
+    return out
+
+
+def _score(
+    spec: PatternSpec,
+    text: str,
+    s: int,
+    e: int,
+    validate: object,
+    scoring: Scoring,
+    stats: MutableMapping[str, int],
+) -> Hit | None:
+    value = text[s:e]
+    score = spec.score
+    verdict = Verdict(None, "")
+    if callable(validate):
+        verdict = validate(value, spec.validator_data)
+        if verdict.ok is False:
+            stats["validator_rejects"] = stats.get("validator_rejects", 0) + 1
+            return None
+        if verdict.ok:
+            score += spec.validated_boost
+    ctx = context_words(text, s, e, spec.context, spec.context_window)
+    if spec.requires_context and not ctx:
+        return None
+    if ctx:
+        score += scoring.context_boost
+    if context_words(text, s, e, spec.negative_context, spec.context_window):
+        score -= scoring.negative_boost
+    score = clamp(score)
+    if score < scoring.min_score:
+        return None
+    result = "none" if verdict.ok is None else ("valid" if verdict.ok else "invalid")
+    return Hit(
+        spec.id,
+        spec.version,
+        spec.entity,
+        s,
+        e,
+        score,
+        value,
+        pattern=spec.id,
+        validator=spec.validator,
+        validator_result=f"{result}:{verdict.reason}" if spec.validator else "",
+        context_words=ctx,
+    )

@@ -1,0 +1,218 @@
+"""One multi-pattern pass per text that finds where the expensive checks are worth running.
+
+Every catalogue pattern and every dictionary term goes into ONE Hyperscan database (patterns in
+prefilter mode, which accepts lookarounds by matching a superset). A single scan reports
+candidate end offsets; the engine then runs the exact ``regex`` pattern and its validator only in
+a small window around each candidate. Cost hardly grows with the number of detectors, unlike a
+loop of regexes over the whole text (bench/bench_detectors.py measures both).
+
+Without Hyperscan, :class:`PythonPrefilter` gives the same interface with one combined ``regex``
+(overlapped) for patterns and pyahocorasick automata for the terms.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import regex
+
+from detectors.catalogue import PatternSpec
+from detectors.terms import Term
+
+#: Extra characters on each side of a candidate window (lookaround context, separators).
+WINDOW_MARGIN = 16
+_CHECKPOINT = 64
+
+
+@dataclass
+class Candidates:
+    windows: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # pattern index -> windows
+    terms: list[tuple[int, int, int]] = field(default_factory=list)  # (term index, start, end) chars
+    timeouts: int = 0
+
+
+class Prefilter(Protocol):
+    name: str
+
+    def scan(self, text: str) -> Candidates: ...
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    spans.sort()
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and s <= out[-1][1]:
+            if e > out[-1][1]:
+                out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def _windows(
+    ends: dict[int, list[int]], patterns: Sequence[PatternSpec], n: int
+) -> dict[int, list[tuple[int, int]]]:
+    out = {}
+    for idx, es in ends.items():
+        reach = patterns[idx].max_len + WINDOW_MARGIN
+        out[idx] = _merge([(max(0, e - reach), min(n, e + reach)) for e in es])
+    return out
+
+
+def encode(text: str) -> bytes:
+    return text.encode("utf-8", "replace")
+
+
+class OffsetMap:
+    """Byte offsets of the UTF-8 encoding → character offsets of the str (identity for ASCII)."""
+
+    def __init__(self, text: str, data: bytes) -> None:
+        self.identity = len(text) == len(data)
+        self.data = data
+        self.cp: list[int] = []
+        if not self.identity:
+            total = 0
+            for i in range(0, len(text), _CHECKPOINT):
+                self.cp.append(total)
+                total += len(encode(text[i : i + _CHECKPOINT]))
+
+    def char(self, b: int) -> int:
+        if self.identity:
+            return b
+        k = bisect.bisect_right(self.cp, b) - 1
+        return k * _CHECKPOINT + len(self.data[self.cp[k] : b].decode("utf-8", "replace"))
+
+
+def _literal(term: Term) -> str:
+    return regex.escape(term.text, special_only=True)
+
+
+class HyperscanPrefilter:
+    name = "hyperscan"
+
+    def __init__(self, patterns: Sequence[PatternSpec], terms: Sequence[Term]) -> None:
+        import hyperscan as hs
+
+        self.patterns = patterns
+        self.terms = terms
+        self.term_len = [len(encode(t.text)) for t in terms]
+        exprs, flags = [], []
+        for p in patterns:
+            exprs.append(encode(p.regex))
+            flags.append(
+                hs.HS_FLAG_PREFILTER
+                | hs.HS_FLAG_UTF8
+                | hs.HS_FLAG_UCP
+                | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
+            )
+        for t in terms:
+            exprs.append(encode(_literal(t)))
+            flags.append(hs.HS_FLAG_UTF8 | (0 if t.case_exact else hs.HS_FLAG_CASELESS))
+        self.db = hs.Database(mode=hs.HS_MODE_BLOCK)
+        if exprs:
+            self.db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+        self.empty = not exprs
+
+    def scan(self, text: str) -> Candidates:
+        if self.empty or not text:
+            return Candidates()
+        data = encode(text)
+        hits: list[tuple[int, int]] = []
+        add = hits.append
+
+        def on_match(id_: int, frm: int, to: int, flags: int, ctx: Any) -> None:
+            add((id_, to))
+
+        self.db.scan(data, match_event_handler=on_match)
+        om = OffsetMap(text, data)
+        npat = len(self.patterns)
+        ends: dict[int, list[int]] = {}
+        out = Candidates()
+        for id_, to in hits:
+            if id_ < npat:
+                ends.setdefault(id_, []).append(om.char(to))
+            else:
+                t = id_ - npat
+                out.terms.append((t, om.char(to - self.term_len[t]), om.char(to)))
+        out.windows = _windows(ends, self.patterns, len(text))
+        return out
+
+
+class PythonPrefilter:
+    """Fallback: one combined regex (overlapped) + Aho-Corasick. Slower, same results in practice;
+    a candidate hidden by another pattern's match at the same start position may be missed."""
+
+    name = "python"
+
+    def __init__(self, patterns: Sequence[PatternSpec], terms: Sequence[Term]) -> None:
+        import ahocorasick
+
+        self.patterns = patterns
+        self.terms = terms
+        alts = [
+            f"(?P<p{i}>{'(?i:' + p.regex + ')' if p.ignore_case else p.regex})"
+            for i, p in enumerate(patterns)
+        ]
+        self.combined = regex.compile("|".join(alts)) if alts else None
+        self.timeout = sum(p.timeout_s for p in patterns) or 1.0
+        self.exact: Any = ahocorasick.Automaton()
+        self.folded: Any = ahocorasick.Automaton()
+        for i, t in enumerate(terms):
+            if t.case_exact:
+                self.exact.add_word(t.text, (i, len(t.text)))
+            else:
+                self.folded.add_word(t.text.lower(), (i, len(t.text)))
+        for a in (self.exact, self.folded):
+            if len(a):
+                a.make_automaton()
+
+    def _term_hits(self, text: str, out: Candidates) -> None:
+        lowered = text.lower()
+        if len(lowered) != len(text):  # rare characters whose lower case is longer
+            lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        for automaton, hay in ((self.exact, text), (self.folded, lowered)):
+            if len(automaton):
+                for end, (idx, n) in automaton.iter(hay):
+                    out.terms.append((idx, end + 1 - n, end + 1))
+
+    def scan(self, text: str) -> Candidates:
+        out = Candidates()
+        if not text:
+            return out
+        self._term_hits(text, out)
+        if self.combined is None:
+            return out
+        ends: dict[int, list[int]] = {}
+        try:
+            for m in self.combined.finditer(text, overlapped=True, timeout=self.timeout):
+                name = m.lastgroup
+                if name is not None:
+                    ends.setdefault(int(name[1:]), []).append(m.end())
+        except TimeoutError:  # one pathological alternative: give every pattern the whole text,
+            out.timeouts += 1  # each then runs under its own time budget (detectors/pattern.py)
+            out.windows = {i: [(0, len(text))] for i in range(len(self.patterns))}
+            return out
+        out.windows = _windows(ends, self.patterns, len(text))
+        return out
+
+
+def hyperscan_available() -> bool:
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_prefilter(
+    patterns: Sequence[PatternSpec], terms: Sequence[Term], backend: str = "auto"
+) -> Prefilter:
+    """``backend``: "auto" (Hyperscan if importable), "hyperscan" or "python"."""
+    if backend == "hyperscan" or (backend == "auto" and hyperscan_available()):
+        return HyperscanPrefilter(patterns, terms)
+    if backend not in ("auto", "python"):
+        raise ValueError(f"unknown prefilter backend {backend!r}")
+    return PythonPrefilter(patterns, terms)

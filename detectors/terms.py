@@ -1,0 +1,223 @@
+"""Dictionary and structured detector specs: term files (special diseases, diagnoses, drugs) and
+HL7 field maps, loaded and validated with file:line like the rest of the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from detectors.yamlread import Reader, loc_of
+from model.yamlsrc import ConfigIssue, load_yaml_file
+
+_ICD_RANGE = regex.compile(r"([A-Z]\d{2}(?:\.\d)?)(?:-([A-Z]\d{2}(?:\.\d)?))?")
+_LATIN = regex.compile(r"[A-Za-z]")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str
+    group: str
+    case_exact: bool = False
+    requires_context: bool = False
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def latin(self) -> bool:
+        """Latin-script terms need word boundaries; CJK terms do not (no spaces between words)."""
+        return bool(_LATIN.search(self.text))
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    name: str
+    label: str
+    icd10: tuple[tuple[str, str], ...]
+    where: str
+
+
+@dataclass(frozen=True)
+class DictionarySpec:
+    id: str
+    version: int
+    entity: str
+    score: float
+    context: tuple[str, ...]
+    terms: tuple[Term, ...]
+    groups: Mapping[str, GroupSpec]
+    examples: tuple[str, ...]
+    counter_examples: tuple[str, ...]
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    path: str  # "PID-3"
+    entity: str
+    by_type_code: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StructuredSpec:
+    id: str
+    version: int
+    format: str
+    score: float
+    fields: Mapping[str, FieldSpec]
+    examples: tuple[str, ...]
+    where: str
+
+
+STRUCTURED_FORMATS = frozenset({"hl7v2"})
+
+
+def _load_term(item: Any, group: str, r: Reader, loc: str, issues: list[ConfigIssue]) -> Term | None:
+    if isinstance(item, str) and item.strip():
+        return Term(item.strip(), group)
+    tr = Reader(item, issues, f"{r.what} term", loc)
+    text = tr.text("term", required=True)
+    case = tr.text("case", "ignore")
+    if case not in ("ignore", "exact"):
+        tr.error("case", "'case' must be 'ignore' or 'exact'")
+    exclude = tr.strlist("exclude")
+    needs_context = tr.flag("requires_context")
+    for x in exclude:
+        if text and text.lower() not in x.lower():
+            tr.error("exclude", f"exclusion {x!r} does not contain the term {text!r}")
+    tr.finish()
+    if not text:
+        return None
+    return Term(text, group, case == "exact", needs_context, exclude) if tr.ok else None
+
+
+def _load_groups(path: Path, r: Reader, issues: list[ConfigIssue]) -> tuple[dict[str, GroupSpec], list[Term]]:
+    doc = load_yaml_file(path)
+    fr = Reader(doc, issues, path.name, f"{path}:1")
+    node = fr.raw("groups", required=True)
+    fr.finish()
+    groups: dict[str, GroupSpec] = {}
+    terms: list[Term] = []
+    if not isinstance(node, dict) or not node:
+        if fr.ok:
+            fr.error("groups", "'groups' must be a non-empty mapping")
+        return groups, terms
+    for name, gnode in node.items():
+        gr = Reader(gnode, issues, f"{path.name} group {name}", loc_of(node, name, fr.where()))
+        ranges = []
+        for spec in gr.strlist("icd10"):
+            m = _ICD_RANGE.fullmatch(spec)
+            if m is None:
+                gr.error("icd10", f"bad ICD-10 code or range {spec!r} (e.g. B20-B24, F43.1)")
+            else:
+                ranges.append((m.group(1), m.group(2) or m.group(1)))
+        tnode = gr.raw("terms", required=True)
+        if not isinstance(tnode, list) or not tnode:
+            if gr.ok:
+                gr.error("terms", "'terms' must be a non-empty list")
+            tnode = []
+        for i, item in enumerate(tnode):
+            loc = loc_of(tnode, i, gr.where("terms"))
+            t = _load_term(item, name, gr, loc, issues)
+            if t is not None:
+                terms.append(t)
+        groups[name] = GroupSpec(name, gr.text("label", name), tuple(ranges), gr.where())
+        gr.finish()
+    return groups, terms
+
+
+def _check_duplicate_terms(specs: list[DictionarySpec], issues: list[ConfigIssue]) -> None:
+    """A term may mean one thing only: a special disease is never also a plain diagnosis."""
+    seen: dict[str, str] = {}
+    for d in specs:
+        for t in d.terms:
+            key = t.text if t.case_exact else t.text.lower()
+            owner = f"{d.id}/{t.group}"
+            if key in seen and seen[key] != owner:
+                issues.append(ConfigIssue(d.where, f"dictionary {d.id}: term {t.text!r} also in {seen[key]}"))
+            elif key in seen:
+                issues.append(ConfigIssue(d.where, f"dictionary {d.id}: duplicate term {t.text!r} ({owner})"))
+            seen.setdefault(key, owner)
+
+
+def load_dictionaries(
+    items: list[tuple[Any, str]], root: Path, entities: Mapping[str, Any], issues: list[ConfigIssue]
+) -> list[DictionarySpec]:
+    out: list[DictionarySpec] = []
+    for node, loc in items:
+        r = Reader(node, issues, "dictionary", loc)
+        did = r.text("id", required=True)
+        r.what = f"dictionary {did or '?'}"
+        entity = r.text("entity", required=True)
+        if entity and entity not in entities:
+            r.error("entity", f"unknown entity {entity!r} (not in entities.yaml)")
+        source = r.text("source", required=True)
+        groups: dict[str, GroupSpec] = {}
+        terms: list[Term] = []
+        if source:
+            p = root / source
+            if not p.is_file():
+                r.error("source", f"term file {source!r} does not exist")
+            else:
+                groups, terms = _load_groups(p, r, issues)
+        spec = DictionarySpec(
+            id=did,
+            version=r.integer("version", 1, required=True, lo=1),
+            entity=entity,
+            score=r.number("score", 0.8),
+            context=tuple(w.lower() for w in r.strlist("context")),
+            terms=tuple(terms),
+            groups=groups,
+            examples=r.strlist("examples"),
+            counter_examples=r.strlist("counter_examples"),
+            where=loc,
+        )
+        if any(t.requires_context for t in terms) and not spec.context:
+            r.error("context", "terms with requires_context need a non-empty 'context' list")
+        r.finish()
+        if did and entity in entities:
+            out.append(spec)
+    _check_duplicate_terms(out, issues)
+    return out
+
+
+def load_structured(
+    items: list[tuple[Any, str]], entities: Mapping[str, Any], issues: list[ConfigIssue]
+) -> list[StructuredSpec]:
+    out: list[StructuredSpec] = []
+    for node, loc in items:
+        r = Reader(node, issues, "structured", loc)
+        sid = r.text("id", required=True)
+        r.what = f"structured {sid or '?'}"
+        r.text("kind", "structured")
+        fmt = r.text("format", required=True)
+        if fmt and fmt not in STRUCTURED_FORMATS:
+            r.error("format", f"unknown format {fmt!r}; one of {', '.join(sorted(STRUCTURED_FORMATS))}")
+        fields: dict[str, FieldSpec] = {}
+        fnode = r.raw("fields", required=True)
+        for path, fspec in (fnode or {}).items() if isinstance(fnode, dict) else []:
+            fr = Reader(fspec, issues, f"{r.what} field {path}", loc_of(fnode, path, loc))
+            if not regex.fullmatch(r"[A-Z][A-Z0-9]{2}-\d{1,3}", path):
+                fr.error(None, "field paths look like PID-3 (segment-field)")
+            ent = fr.text("entity", required=True)
+            codes = fr.raw("by_type_code") or {}
+            for e in [ent, *(codes.values() if isinstance(codes, dict) else [])]:
+                if e and e not in entities:
+                    fr.error(None, f"unknown entity {e!r} (not in entities.yaml)")
+            fields[path] = FieldSpec(path, ent, dict(codes) if isinstance(codes, dict) else {})
+            fr.finish()
+        spec = StructuredSpec(
+            sid,
+            r.integer("version", 1, required=True, lo=1),
+            fmt,
+            r.number("score", 0.95),
+            fields,
+            r.strlist("examples"),
+            loc,
+        )
+        r.finish()
+        if sid and fmt in STRUCTURED_FORMATS:
+            out.append(spec)
+    return out

@@ -1,0 +1,1 @@
+"""Build-time tools that regenerate catalogue data files (not imported at run time)."""

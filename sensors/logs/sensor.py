@@ -1,0 +1,254 @@
+"""The log sensor: tail files, parse lines, emit events, checkpoint after delivery.
+
+Delivery order per poll: read lines (rotated files first) -> parse -> ``sink.emit`` /
+``sink.dead_letter`` -> ``sink.flush()`` -> save the checkpoint. The checkpoint only ever
+moves past lines the sink has confirmed, so a crash costs at most a re-send of the last poll's
+lines, with identical event ids. If ``flush`` raises, the sensor rewinds to the last saved
+checkpoint and re-reads from there on the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from model.config import LogsConfig
+from model.events import DeadLetter, Event
+from sensors.logs.checkpoint import CheckpointStore, CorruptCheckpoint, FileCheckpoint
+from sensors.logs.formats import DETECT_LINES, UNKNOWN, detect_format, make_parser
+from sensors.logs.formats.base import LineContext, LineParser, ParseError
+from sensors.logs.tail import FileReader, Line, Tailer
+from sensors.sink import EventSink, ListSink
+
+log = logging.getLogger("healthdlp.sensors.logs")
+
+STAGE = "log-sensor"
+#: Bytes read per file per poll before the batch is flushed and checkpointed (bounds memory).
+POLL_BUDGET = 8 << 20
+#: A rotated file is closed once it has had no new data for this long.
+DRAIN_IDLE_SECONDS = 5.0
+
+
+class LineProcessor:
+    """Lines of one reader -> events and dead letters on a sink, with counters. Shared by the
+    live sensor and the offline scan so both produce the same events and ids."""
+
+    def __init__(self, cfg: LogsConfig, sensor_id: str, sink: EventSink, counters: Counter[str],
+                 fmt: str = "auto", clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.sensor_id = sensor_id
+        self.sink = sink
+        self.counters = counters
+        self.fmt = fmt if fmt != "auto" else cfg.format
+        self.clock = clock
+        if self.fmt != "auto":
+            make_parser(self.fmt, cfg)  # fail fast on an unknown name
+
+    def parser_for(self, reader: FileReader, lines: list[Line]) -> LineParser | None:
+        """The reader's parser; created on its first lines. None while a new file has only blank
+        lines (nothing to detect the format from yet)."""
+        if reader.parser is not None:
+            return reader.parser  # type: ignore[no-any-return]
+        if self.fmt != "auto":
+            name = self.fmt
+        elif reader.fmt is not None:
+            name = reader.fmt  # decided before a restart: a file keeps its format
+        else:
+            sample = [ln.data for ln in lines[:DETECT_LINES * 4] if not ln.too_long and ln.data.strip()]
+            if not sample:
+                return None
+            name = detect_format(sample)
+            self.counters[f"format-detected.{name}"] += 1
+            if name == UNKNOWN:
+                log.warning("%s: log format not recognised; its lines are dead-lettered", reader.path)
+        parser = make_parser(name, self.cfg)
+        if reader.parser_state and reader.fmt == name:
+            parser.set_state(reader.parser_state)
+        reader.fmt, reader.parser, reader.parser_state = name, parser, None
+        return parser
+
+    def process(self, reader: FileReader, lines: list[Line]) -> None:
+        parser = self.parser_for(reader, lines)
+        emit, counters = self.sink.emit, self.counters
+        counters["lines-read"] += len(lines)
+        if parser is None:
+            for line in lines:
+                if line.too_long:
+                    self._too_long(reader, line)
+                else:
+                    counters["lines-blank"] += 1
+            return
+        wants_blank = getattr(parser, "wants_blank", False)
+        for line in lines:
+            if line.too_long:
+                self._too_long(reader, line)
+                continue
+            data = line.data
+            if line.offset == 0:
+                data = data.removeprefix(b"\xef\xbb\xbf")
+            blank = not data.strip()
+            if blank:
+                counters["lines-blank"] += 1
+                if not wants_blank:
+                    continue
+            ctx = LineContext(reader.path, line.number, line.offset, reader.head_id(line.end), self.sensor_id,
+                              reader.mtime, counters)
+            try:
+                events = parser.parse(data, ctx)
+            except ParseError as e:
+                for ev in e.events:
+                    emit(ev)
+                counters["events"] += len(e.events)
+                self._dead(reader, line, e.reason, e.detail)
+                continue
+            except Exception as e:  # a parser bug must not stop the stream or lose the line
+                log.exception("%s:%d: parser %s failed", reader.path, line.number, parser.name)
+                self._dead(reader, line, "parser-error", f"{reader.path}:{line.number}: parser {parser.name} "
+                           f"raised {type(e).__name__}")
+                continue
+            if events is None:
+                if not blank:
+                    counters["lines-ignored"] += 1
+                continue
+            for ev in events:
+                emit(ev)
+            counters["events"] += len(events)
+
+    def finish(self, reader: FileReader) -> None:
+        """End of an offline scan: what correlation still holds."""
+        if reader.parser is None:
+            return
+        ctx = LineContext(reader.path, reader.line_no, reader.offset, reader.head_id(reader.offset),
+                          self.sensor_id, reader.mtime, self.counters)
+        for ev in reader.parser.finish(ctx):
+            self.sink.emit(ev)
+            self.counters["events"] += 1
+
+    def _too_long(self, reader: FileReader, line: Line) -> None:
+        limit = self.cfg.max_line_bytes
+        self._dead(reader, line, "line-too-long", f"{reader.path}:{line.number}: line longer than {limit} "
+                   f"bytes; its first {limit} bytes are kept here, the rest was skipped")
+
+    def _dead(self, reader: FileReader, line: Line, reason: str, detail: str) -> None:
+        self.counters["dead-letters"] += 1
+        self.counters[f"dead-letter.{reason}"] += 1
+        self.sink.dead_letter(DeadLetter(stage=STAGE, reason=reason, detail=detail, source=reader.path,
+                                         observed_at=self.clock(), payload=line.data))
+
+
+class LogSensor:
+    """Follows ``cfg.paths`` (files or globs) and feeds the sink; see the module docstring."""
+
+    def __init__(self, cfg: LogsConfig, sensor_id: str, sink: EventSink, *,
+                 clock: Callable[[], float] = time.time, drain_idle: float = DRAIN_IDLE_SECONDS) -> None:
+        self.cfg = cfg
+        self.sensor_id = sensor_id
+        self.sink = sink
+        self._counters: Counter[str] = Counter()
+        self._store = CheckpointStore(cfg.checkpoint_dir, sensor_id)
+        self._processor = LineProcessor(cfg, sensor_id, sink, self._counters, clock=clock)
+        self._drain_idle = drain_idle
+        try:
+            self._committed = self._store.load()
+        except CorruptCheckpoint:
+            self._counters["checkpoint-corrupt"] += 1
+            self._committed = []
+        self._tailer = self._new_tailer(self._committed)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters since start (documented in docs/log-sensor.md)."""
+        return dict(self._counters)
+
+    @property
+    def checkpoint_path(self) -> str:
+        return str(self._store.path)
+
+    def _new_tailer(self, restored: list[FileCheckpoint]) -> Tailer:
+        return Tailer(self.cfg.paths, self.cfg.max_line_bytes, self._counters, restored=restored,
+                      drain_idle=self._drain_idle)
+
+    def run_once(self) -> dict[str, int]:
+        """Read everything available now; flush and checkpoint after each bounded batch.
+
+        Returns the counters of this call. If the sink raises, the sensor rewinds to its last
+        checkpoint (the lines will be read again) and re-raises.
+        """
+        before = Counter(self._counters)
+        while True:
+            try:
+                batches = self._tailer.poll(POLL_BUDGET)
+                for reader, lines in batches:
+                    self._processor.process(reader, lines)
+                self.sink.flush()
+            except Exception:
+                self._counters["flush-failures"] += 1
+                self._rewind()
+                raise
+            self._commit()
+            if not batches:
+                break
+        return {k: v - before.get(k, 0) for k, v in self._counters.items() if v != before.get(k, 0)}
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow until ``stop`` is set, polling every ``cfg.poll_interval`` seconds."""
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                except Exception as e:
+                    log.error("log sensor %s: delivery failed (%s: %s); retrying from the last checkpoint",
+                              self.sensor_id, type(e).__name__, e)
+                stop.wait(self.cfg.poll_interval)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._tailer.close()
+
+    def _commit(self) -> None:
+        entries = self._tailer.snapshot()
+        if self._store.save(entries):
+            self._counters["checkpoint-writes"] += 1
+        self._committed = entries
+
+    def _rewind(self) -> None:
+        self._counters["rewinds"] += 1
+        self._tailer.close()
+        self._tailer = self._new_tailer(self._committed)
+
+
+def scan_log_file(path: str, cfg: LogsConfig, sensor_id: str, fmt: str = "auto"
+                  ) -> tuple[list[Event], list[DeadLetter], dict[str, int]]:
+    """Offline: every line of one file (the last one even without a newline), no checkpoint.
+
+    Event ids are the ones the live sensor gives the same lines, so a scan of a collected log
+    and the live stream deduplicate against each other.
+    """
+    sink = ListSink()
+    counters: Counter[str] = Counter()
+    proc = LineProcessor(cfg, sensor_id, sink, counters, fmt=fmt)
+    reader = FileReader.open(os.path.abspath(path), cfg.max_line_bytes)
+    try:
+        counters["files-opened"] += 1
+        while True:
+            lines = reader.read_lines(POLL_BUDGET)
+            final = None if lines else reader.take_partial()
+            if final is not None:
+                counters["lines-unterminated"] += 1
+                lines = [final]
+            if not lines:
+                break
+            counters["bytes-read"] += sum(ln.end - ln.offset for ln in lines)
+            proc.process(reader, lines)
+        proc.finish(reader)
+    finally:
+        reader.close()
+    return sink.events, sink.dead_letters, dict(counters)
+
+
+__all__: list[str] = ["LineProcessor", "LogSensor", "scan_log_file"]

@@ -1,0 +1,148 @@
+"""Hand-parsed link, IP and TCP headers: the per-packet fast path.
+
+No scapy layers here: one ``struct.unpack_from`` per header on the frame bytes. The result is a
+plain tuple (cheap to build, cheap to unpack) or a short reason string telling why the frame is
+not a TCP segment we can use, so the caller can count it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+#: DLT_RAW as written by some BSDs into pcap files.
+LINKTYPE_RAW_BSD = (12, 14)
+
+SUPPORTED_LINKTYPES: frozenset[int] = frozenset(
+    {LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL,
+     LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2, *LINKTYPE_RAW_BSD}
+)
+
+_VLAN_TPIDS = frozenset({0x8100, 0x88A8, 0x9100})
+_IPV6_EXT = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
+_NULL_IPV6 = frozenset({24, 28, 30})  # AF_INET6 on the BSDs / macOS
+
+_u16 = struct.Struct("!H").unpack_from
+_u32le = struct.Struct("<I").unpack_from
+_u32be = struct.Struct("!I").unpack_from
+_ipv4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
+_ipv6 = struct.Struct("!IHBB16s16s").unpack_from
+_tcp = struct.Struct("!HHIIBB").unpack_from
+
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+ACK = 0x10
+
+#: (src_addr, dst_addr, sport, dport, seq, flags, payload, missing_bytes)
+Segment = tuple[bytes, bytes, int, int, int, int, bytes, int]
+
+
+def l3_offset(linktype: int, frame: bytes) -> tuple[int, int] | str:
+    """(offset of the IP header, IP version) or the reason the frame carries no IP."""
+    if linktype == LINKTYPE_ETHERNET:
+        etype = _u16(frame, 12)[0]
+        off = 14
+        while etype in _VLAN_TPIDS:
+            etype = _u16(frame, off + 2)[0]
+            off += 4
+    elif linktype == LINKTYPE_LINUX_SLL:
+        etype = _u16(frame, 14)[0]
+        off = 16
+    elif linktype == LINKTYPE_LINUX_SLL2:
+        etype = _u16(frame, 0)[0]
+        off = 20
+    elif linktype == LINKTYPE_RAW or linktype in LINKTYPE_RAW_BSD:
+        v = frame[0] >> 4
+        return (0, v) if v in (4, 6) else "non-ip"
+    elif linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
+        fam = _u32be(frame, 0)[0] if linktype == LINKTYPE_LOOP else _u32le(frame, 0)[0]
+        if fam > 0xFFFF:  # DLT_NULL is host order: a capture from a big-endian host
+            fam = _u32be(frame, 0)[0]
+        if fam == 2:
+            return 4, 4
+        if fam in _NULL_IPV6:
+            return 4, 6
+        return "non-ip"
+    elif linktype == LINKTYPE_IPV4:
+        return 0, 4
+    elif linktype == LINKTYPE_IPV6:
+        return 0, 6
+    else:
+        return "linktype-unsupported"
+    while etype in _VLAN_TPIDS:  # QinQ behind a cooked header
+        etype = _u16(frame, off + 2)[0]
+        off += 4
+    if etype == 0x0800:
+        return off, 4
+    if etype == 0x86DD:
+        return off, 6
+    return "non-ip"
+
+
+def decode_tcp(linktype: int, frame: bytes, origlen: int) -> Segment | str:
+    """One frame to a TCP segment tuple, or a reason string ("non-ip", "non-tcp", "ip-fragment" ...).
+
+    ``missing`` is how many payload bytes the IP header promises but the capture cut off
+    (snaplen): reassembly turns them into a gap instead of waiting for bytes that never come.
+    Raises ``struct.error``/``IndexError`` on frames too short for their headers; the caller
+    counts those as malformed.
+    """
+    lo = l3_offset(linktype, frame)
+    if isinstance(lo, str):
+        return lo
+    off, version = lo
+    if version == 4:
+        vihl, _, total, _, frag, _, proto, _, src, dst = _ipv4(frame, off)
+        if vihl >> 4 != 4:
+            return "bad-ip-header"
+        ihl = (vihl & 0x0F) * 4
+        if total == 0:  # TSO-offloaded capture: the NIC fills the length in later
+            total = len(frame) - off
+        if ihl < 20 or total < ihl:
+            return "bad-ip-header"
+        if frag & 0x3FFF:  # MF set or non-zero offset
+            return "ip-fragment"
+        if proto != 6:
+            return "non-tcp"
+        t = off + ihl
+        end = off + total
+    else:
+        vtc, plen, nxt, _, src, dst = _ipv6(frame, off)
+        if vtc >> 28 != 6:
+            return "bad-ip-header"
+        t = off + 40
+        end = t + plen
+        while nxt in _IPV6_EXT or nxt == 51:
+            if nxt == 51:  # AH: length in 4-octet units, minus 2
+                hlen = (frame[t + 1] + 2) * 4
+            else:
+                hlen = (frame[t + 1] + 1) * 8
+            nxt = frame[t]
+            t += hlen
+        if nxt == 44:
+            return "ip-fragment"
+        if nxt != 6:
+            return "non-tcp"
+        if t > end:
+            return "bad-ip-header"
+    sport, dport, seq, _, doff, flags = _tcp(frame, t)
+    hlen = (doff >> 4) * 4
+    if hlen < 20:
+        return "bad-tcp-header"
+    start = t + hlen
+    if start > end:
+        return "bad-tcp-header"
+    flen = len(frame)
+    if end <= flen:
+        return src, dst, sport, dport, seq, flags, frame[start:end], 0
+    if start > flen:
+        return "truncated-header"
+    return src, dst, sport, dport, seq, flags, frame[start:], end - flen

@@ -1,0 +1,170 @@
+"""HL7 v2 over MLLP: ``0x0B message 0x1C 0x0D`` frames, any number per segment, split anywhere.
+
+One Message per HL7 message (ACKs included). The MSH segment gives the attributes analysts
+filter on: message type (MSH-9, "ADT^A01"), control id (MSH-10), sending/receiving application
+and facility, version; an ACK also gives MSA-1/MSA-2. Content is the message itself without the
+framing bytes, bounded by ``max_message_bytes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sensors.net.protocols.base import CLIENT, MORE, NO, SERVER, BoundedBuffer, Message, ParserContext
+
+SB = 0x0B
+EB = 0x1C
+CR = 0x0D
+CONTENT_TYPE = "application/hl7-v2+er7"
+_MSH_PARSE_BYTES = 4096
+_MAX_SEGMENT_NAMES = 64
+
+
+def sniff(prefix: bytes) -> int:
+    if not prefix or prefix[0] != SB:
+        return NO
+    if len(prefix) < 4:
+        return MORE if b"MSH".startswith(prefix[1:]) else NO
+    if prefix[1:4] != b"MSH":
+        return NO
+    first = prefix[1:].split(b"\r", 1)[0]
+    sep = first[3:4] or b"|"
+    fields = first.split(sep)
+    if len(fields) < 9:
+        return MORE if len(prefix) < 1024 and b"\r" not in prefix else CLIENT
+    return SERVER if fields[8].startswith(b"ACK") else CLIENT
+
+
+def parse_msh(content: bytes) -> dict[str, Any] | None:
+    """MSH and MSA facts of one HL7 message, or None when it does not start with MSH."""
+    head = content[:_MSH_PARSE_BYTES].decode("utf-8", "replace")
+    if not head.startswith("MSH") or len(head) < 8:
+        return None
+    fs = head[3]
+    comp = head[4] if len(head) > 4 and head[4] != fs else "^"
+    segments = [s for s in head.replace("\n", "\r").split("\r") if s]
+    fields = segments[0].split(fs)
+
+    def f(i: int) -> str:  # MSH-i (MSH-1 is the separator itself, so MSH-i is fields[i-1])
+        return fields[i - 1] if len(fields) >= i else ""
+
+    def first(v: str) -> str:
+        return v.split(comp, 1)[0]
+
+    mtype_parts = f(9).split(comp)
+    if mtype_parts[0] == "ACK":
+        mtype = "ACK"
+    else:
+        mtype = comp.join(p for p in mtype_parts[:2] if p)
+    attrs: dict[str, Any] = {
+        "message_type": mtype,
+        "message_structure": mtype_parts[2] if len(mtype_parts) > 2 else "",
+        "control_id": f(10),
+        "sending_app": first(f(3)),
+        "sending_facility": first(f(4)),
+        "receiving_app": first(f(5)),
+        "receiving_facility": first(f(6)),
+        "version": first(f(12)),
+    }
+    names: list[str] = []
+    for seg in segments:
+        name = seg[:3]
+        if name not in names and len(names) < _MAX_SEGMENT_NAMES:
+            names.append(name)
+        if name == "MSA":
+            msa = seg.split(fs)
+            attrs["ack_code"] = msa[1] if len(msa) > 1 else ""
+            attrs["ack_control_id"] = msa[2] if len(msa) > 2 else ""
+    attrs["segments"] = names
+    return attrs
+
+
+class _Half:
+    __slots__ = ("body", "skip_cr", "start_ts")
+
+    def __init__(self) -> None:
+        self.body: BoundedBuffer | None = None  # None = between frames
+        self.skip_cr = False
+        self.start_ts = 0.0
+
+
+class MllpParser:
+    def __init__(self, ctx: ParserContext) -> None:
+        self._ctx = ctx
+        self._halves = (_Half(), _Half())
+
+    def feed(self, from_client: bool, data: bytes, ts: float) -> None:
+        h = self._halves[from_client]
+        pos, n = 0, len(data)
+        if h.skip_cr and n:
+            h.skip_cr = False
+            if data[0] == CR:
+                pos = 1
+        while pos < n:
+            if h.body is None:
+                sb = data.find(b"\x0b", pos)
+                junk = (n if sb < 0 else sb) - pos
+                if junk and data[pos : pos + junk].strip():
+                    self._ctx.count("hl7.junk-bytes", junk)
+                if sb < 0:
+                    return
+                h.body = BoundedBuffer(self._ctx.max_message_bytes)
+                h.start_ts = ts
+                pos = sb + 1
+                continue
+            eb = data.find(b"\x1c", pos)
+            if eb < 0:
+                h.body.add(data[pos:] if pos else data)
+                return
+            h.body.add(data[pos:eb])
+            self._finish(from_client, h, incomplete=False)
+            pos = eb + 1
+            if pos < n:
+                if data[pos] == CR:
+                    pos += 1
+            else:
+                h.skip_cr = True
+
+    def gap(self, from_client: bool, nbytes: int, ts: float) -> None:
+        h = self._halves[from_client]
+        self._ctx.count("hl7.gap")
+        h.skip_cr = False
+        if h.body is not None:
+            self._finish(from_client, h, incomplete=True)
+
+    def close(self, ts: float) -> None:
+        for from_client in (True, False):
+            h = self._halves[from_client]
+            if h.body is not None and h.body.size:
+                self._finish(from_client, h, incomplete=True)
+            h.body = None
+
+    def _finish(self, from_client: bool, h: _Half, *, incomplete: bool) -> None:
+        body = h.body
+        h.body = None
+        if body is None:
+            return
+        content = bytes(body.data)
+        attrs = parse_msh(content)
+        if attrs is None:
+            self._ctx.count("hl7.invalid")
+            self._ctx.dead_letter("hl7-invalid", "MLLP frame does not hold an HL7 message starting with MSH",
+                                  content[:4096], h.start_ts)
+            return
+        if incomplete:
+            attrs["incomplete"] = True
+            self._ctx.count("hl7.incomplete-message")
+        self._ctx.message(
+            Message(
+                from_client=from_client,
+                ts=h.start_ts,
+                channel="hl7-mllp",
+                content=content,
+                content_type=CONTENT_TYPE,
+                size=body.size,
+                truncated=body.truncated,
+                attributes=attrs,
+                src_name=attrs["sending_app"],
+                dst_name=attrs["receiving_app"],
+            )
+        )

@@ -1,0 +1,252 @@
+"""The application side of one TCP flow: sniff the protocol, run its parser, turn Messages into Events.
+
+A session buffers the first bytes of each side (bounded) until a sniffer from the registry
+recognises them, then replays them into the chosen parser. Flows no sniffer recognises are
+counted as uninspected (by reason) and the flow table stops reassembling them, which keeps the
+cost of unknown traffic near zero.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.events import DeadLetter, Endpoint, Event, make_event_id
+from sensors.net.protocols import CLIENT, MORE, NO, Message, Parser, ProtocolSpec
+from sensors.net.reassembly import TcpFlow
+
+#: Bytes of one side kept for sniffing before the flow is declared uninspected.
+SNIFF_LIMIT = 4096
+#: Payload bytes a flow may carry while no sniffer recognises either side.
+UNDETECTED_LIMIT = 64 << 10
+#: Bound on the raw bytes a dead letter carries.
+DEAD_LETTER_PAYLOAD = 64 << 10
+
+
+@dataclass(frozen=True)
+class SessionEnv:
+    """What every session of one sensor run shares."""
+
+    sensor_id: str
+    source: str
+    max_message_bytes: int
+    counters: Counter[str]
+    emit: Callable[[Event], None]
+    dead_letter: Callable[[DeadLetter], None]
+    registry: dict[str, ProtocolSpec]
+
+
+def _addr(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6 if len(raw) == 16 else socket.AF_INET, raw)
+
+
+class AppSession:
+    """FlowHandler (for reassembly) and ParserContext (for the parser) of one flow."""
+
+    __slots__ = (
+        "_endpoints", "_env", "_flow", "_ordinals", "_parser", "_pending", "_pending_bytes", "_prefix",
+        "_proto", "_skipped", "_verdict", "max_message_bytes",
+    )
+
+    def __init__(self, flow: TcpFlow, env: SessionEnv) -> None:
+        self._flow = flow
+        self._env = env
+        self.max_message_bytes = env.max_message_bytes
+        self._parser: Parser | None = None
+        self._proto = ""
+        self._pending: list[tuple[int, bytes, float]] = []
+        self._pending_bytes = 0
+        self._prefix = [b"", b""]
+        self._verdict = [MORE, MORE]
+        self._skipped = [0, 0]
+        self._ordinals = [0, 0]
+        self._endpoints: tuple[Endpoint, Endpoint] | None = None
+
+    # -- FlowHandler ---------------------------------------------------------------------------
+    def on_data(self, side: int, data: bytes, ts: float) -> None:
+        parser = self._parser
+        if parser is not None:
+            parser.feed(side == self._flow.client_side, data, ts)
+            return
+        if self._flow.ignore:
+            return
+        if self._verdict[side] == NO:
+            # after a gap or a mid-stream start a message often begins at a segment boundary
+            if not self._resniff(side, data, ts):
+                self._skipped[side] += len(data)
+            return
+        self._pending.append((side, data, ts))
+        self._pending_bytes += len(data)
+        self._prefix[side] = (self._prefix[side] + data)[:SNIFF_LIMIT]
+        self._sniff(side, ts)
+
+    def on_gap(self, side: int, nbytes: int, ts: float) -> None:
+        if self._parser is not None:
+            self._parser.gap(side == self._flow.client_side, nbytes, ts)
+            return
+        # before detection: what came before the hole on this side is no start of a message
+        kept = [p for p in self._pending if p[0] != side]
+        self._skipped[side] += nbytes + sum(len(p[1]) for p in self._pending if p[0] == side)
+        self._pending = kept
+        self._pending_bytes = sum(len(p[1]) for p in kept)
+        self._prefix[side] = b""
+        self._verdict[side] = MORE
+
+    def on_close(self, ts: float, reason: str) -> None:
+        if self._parser is not None:
+            self._parser.close(ts)
+            self._parser = None
+        elif not self._flow.ignore:
+            if self._flow.payload_bytes == 0:
+                self._uninspected("no-payload")
+            elif NO in self._verdict and MORE not in self._verdict:
+                self._uninspected("unknown-protocol")
+            else:
+                self._uninspected("too-short")
+        self._pending = []
+
+    # -- detection -----------------------------------------------------------------------------
+    def _ordered_specs(self) -> list[ProtocolSpec]:
+        key = self._flow.key
+        ports = {key[2], key[3]}
+        specs = list(self._env.registry.values())
+        return sorted(specs, key=lambda s: 0 if s.ports & ports else 1)
+
+    def _sniff(self, side: int, ts: float) -> None:
+        prefix = self._prefix[side]
+        best = NO
+        for spec in self._ordered_specs():
+            v = spec.sniff(prefix)
+            if v >= CLIENT:
+                self._start(spec, side, v == CLIENT)
+                return
+            best = max(best, v)
+        if best == MORE and len(prefix) < SNIFF_LIMIT:
+            return
+        self._verdict[side] = NO
+        other = 1 - side
+        self._skipped[side] += sum(len(p[1]) for p in self._pending if p[0] == side)
+        self._pending = [p for p in self._pending if p[0] != side]
+        if self._verdict[other] == NO:
+            self._uninspected("unknown-protocol")
+
+    def _resniff(self, side: int, data: bytes, ts: float) -> bool:
+        if self._flow.payload_bytes > UNDETECTED_LIMIT:
+            self._uninspected("unknown-protocol")
+            return True
+        for spec in self._ordered_specs():
+            v = spec.sniff(data[:SNIFF_LIMIT])
+            if v >= CLIENT:
+                self._verdict[side] = MORE
+                self._pending.append((side, data, ts))
+                self._start(spec, side, v == CLIENT)
+                return True
+        return False
+
+    def _start(self, spec: ProtocolSpec, side: int, side_is_client: bool) -> None:
+        flow = self._flow
+        client = side if side_is_client else 1 - side
+        if client != flow.client_side:
+            self._env.counters["tcp.client-side-corrected"] += 1
+            flow.client_side = client
+        self._proto = spec.name
+        self._env.counters[f"flows.{spec.name}"] += 1
+        parser = spec.factory(self)
+        self._parser = parser
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        for s in (0, 1):
+            if self._skipped[s]:  # bytes this side sent before a parsable start: a hole to resync over
+                parser.gap(s == client, self._skipped[s], pending[0][2] if pending else 0.0)
+        for s, data, ts in pending:
+            if self._parser is None or flow.ignore:
+                break
+            parser.feed(s == client, data, ts)
+
+    def _uninspected(self, reason: str) -> None:
+        self._env.counters[f"uninspected.{reason}"] += 1
+        self._flow.ignore = True
+        self._pending = []
+        self._pending_bytes = 0
+
+    # -- ParserContext ---------------------------------------------------------------------------
+    def stop_inspection(self) -> None:
+        self._flow.ignore = True
+
+    def count(self, key: str, n: int = 1) -> None:
+        self._env.counters[key] += n
+
+    def _eps(self) -> tuple[Endpoint, Endpoint]:
+        if self._endpoints is None:
+            a0, a1, p0, p1 = self._flow.key
+            e0, e1 = Endpoint(_addr(a0), p0), Endpoint(_addr(a1), p1)
+            self._endpoints = (e0, e1) if self._flow.client_side == 0 else (e1, e0)
+        return self._endpoints
+
+    def describe(self) -> str:
+        c, s = self._eps()
+        return f"tcp {c} -> {s}"
+
+    def dead_letter(self, reason: str, detail: str, payload: bytes, ts: float) -> None:
+        env = self._env
+        env.counters[f"dead_letters.{reason}"] += 1
+        env.dead_letter(
+            DeadLetter(
+                stage="net-sensor",
+                reason=reason,
+                detail=f"{detail} ({self._proto} flow {self.describe()})",
+                source=env.source,
+                observed_at=ts,
+                payload=bytes(payload[:DEAD_LETTER_PAYLOAD]),
+            )
+        )
+
+    def message(self, msg: Message) -> None:
+        env = self._env
+        client, server = self._eps()
+        src, dst = (client, server) if msg.from_client else (server, client)
+        if msg.src_name:
+            src = Endpoint(src.host, src.port, msg.src_name)
+        if msg.dst_name:
+            dst = Endpoint(dst.host, dst.port, msg.dst_name)
+        direction = "c2s" if msg.from_client else "s2c"
+        idx = 1 if msg.from_client else 0
+        self._ordinals[idx] += 1
+        flow = self._flow
+        five_tuple = ("tcp", client.host, client.port, server.host, server.port)
+        content = b"" if msg.encrypted else msg.content
+        truncated = msg.truncated
+        if len(content) > env.max_message_bytes:
+            content = content[: env.max_message_bytes]
+            truncated = True
+        attrs = dict(msg.attributes)
+        attrs["direction"] = direction
+        ev = Event(
+            event_id=make_event_id(five_tuple, flow.start_ts, direction, self._ordinals[idx]),
+            sensor_id=env.sensor_id,
+            observed_at=msg.ts,
+            source_kind="net",
+            channel=msg.channel,
+            src=src,
+            dst=dst,
+            actor=msg.actor,
+            encrypted=msg.encrypted,
+            tls=msg.tls,
+            content=content,
+            content_type=msg.content_type,
+            size=max(msg.size, len(content)),
+            truncated=truncated,
+            attributes=attrs,
+        )
+        env.counters["events"] += 1
+        env.counters[f"events.{msg.channel}"] += 1
+        env.emit(ev)
+
+
+def make_session_factory(env: SessionEnv) -> Callable[[TcpFlow], AppSession]:
+    def factory(flow: TcpFlow) -> AppSession:
+        return AppSession(flow, env)
+
+    return factory
+

@@ -1,0 +1,61 @@
+"""Helpers that turn an event and its scan into alert fields, keeping only masked data.
+
+The alert is the one artefact that leaves the detection core for Kafka, ClickHouse and the
+console, so everything here is bounded and masked: evidence comes from ``Finding.masked`` only,
+subjects are keyed hashes, attributes are never copied wholesale (a URL or file name can hold an
+identifier), and counts are reported instead of content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from model.events import Endpoint, Event
+from model.findings import Finding
+
+MAX_EVIDENCE = 10
+MAX_SUBJECT_HASHES = 100
+MAX_EVENT_IDS = 100
+
+
+def is_encrypted(event: Event) -> bool:
+    """Encrypted if the sensor says so or saw a TLS handshake (then it never saw the content)."""
+    return event.encrypted or event.tls is not None
+
+
+def endpoint_text(ep: Endpoint | None) -> str:
+    return "" if ep is None else str(ep)
+
+
+def masked_evidence(findings: Iterable[Finding], limit: int = MAX_EVIDENCE) -> tuple[str, ...]:
+    """Distinct masked renderings, in content order, at most ``limit``."""
+    out: dict[str, None] = {}
+    for f in sorted(findings, key=lambda f: (f.start, f.end)):
+        if f.masked and f.masked not in out:
+            out[f.masked] = None
+            if len(out) >= limit:
+                break
+    return tuple(out)
+
+
+def distinct(items: Iterable[str], limit: int | None = None) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(items))
+    return out if limit is None else out[:limit]
+
+
+def _count(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
+def record_count(event: Event) -> int | None:
+    """Rows in an export or entries in a bundle, when a sensor reported them: ``records``, or the
+    larger ``records_estimated`` a sensor extrapolates when it only saw a sample of the file."""
+    n, est = _count(event.attributes.get("records")), _count(event.attributes.get("records_estimated"))
+    if est is not None and (n is None or est > n):
+        return est
+    return n
+
+
+def parameters_for_details(parameters: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in parameters.items()}

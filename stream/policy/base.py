@@ -1,0 +1,38 @@
+"""What a rule kind is: a parameter table plus ``bind(rule) -> Evaluator``.
+
+Rules are data; kinds are the code behind them (``stream.policy.kinds.KINDS``). Binding happens
+once at load time, so an evaluator holds its parameters already typed and the hot path does no
+dictionary lookups or re-validation. An evaluator is a pure function of (event, scan, window
+state): it is tested with real events and hand-built scan results, no Kafka, no detectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from model.alerts import Alert
+from model.events import Event
+from model.findings import ScanResult
+from stream.policy.params import Param
+from stream.policy.rule import Rule
+from stream.policy.windows import WindowStore
+
+
+class Evaluator(Protocol):
+    def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore) -> list[Alert]:
+        """Alerts this rule raises for one event (usually none). Must not raise on odd content."""
+        ...
+
+
+class RuleKind(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, Param]: ...
+
+    def bind(self, rule: Rule) -> Evaluator:
+        """An evaluator for ``rule`` (parameters already parsed); ValueError for cross-parameter problems."""
+        ...

@@ -1,0 +1,157 @@
+"""The catalogue is data: its own examples must behave, and every mistake is reported with file:line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from detectors import Engine, build_engine, load_catalogue
+from detectors.catalogue import BUNDLED, Catalogue
+from model.config import DetectorsConfig
+from model.yamlsrc import ConfigError
+from tests.detectors.conftest import KEY, entities
+
+
+def test_bundled_catalogue_has_the_v1_vocabulary(catalogue: Catalogue) -> None:
+    emitted = {p.entity for p in catalogue.patterns} | {d.entity for d in catalogue.dictionaries}
+    assert {"CN_RESIDENT_ID", "PHONE_NUMBER", "EMAIL_ADDRESS", "BANK_CARD", "ICD10_CODE", "SPECIAL_DISEASE",
+            "DIAGNOSIS", "PERSON_NAME", "MEDICAL_RECORD_NUMBER", "DATE_OF_BIRTH", "DRUG"} <= emitted
+    for name, e in catalogue.entities.items():
+        assert e.clause.startswith("§"), name
+    assert catalogue.entities["SPECIAL_DISEASE"].level == 5
+
+
+def test_every_special_disease_class_of_the_standard_is_present(catalogue: Catalogue) -> None:
+    [special] = [d for d in catalogue.dictionaries if d.entity == "SPECIAL_DISEASE"]
+    assert set(special.groups) == {"sexual_reproductive", "infectious", "mental_illness", "malignant_tumour",
+                                   "hereditary", "anal", "rare", "other_incurable"}
+    for g in special.groups.values():
+        terms = [t for t in special.terms if t.group == g.name]
+        assert any(t.latin for t in terms) and any(not t.latin for t in terms), g.name  # zh and en
+
+
+def _cases(cat: Catalogue) -> list[tuple[str, str, str, bool]]:
+    out = []
+    for p in cat.patterns:
+        out += [(p.id, p.entity, x, True) for x in p.examples] + [(p.id, p.entity, x, False) for x in p.counter_examples]
+    for d in cat.dictionaries:
+        out += [(d.id, d.entity, x, True) for x in d.examples] + [(d.id, d.entity, x, False) for x in d.counter_examples]
+    return out
+
+
+@pytest.mark.parametrize("det, entity, text, flag", _cases(load_catalogue()))
+def test_catalogue_examples_behave(engine: Engine, det: str, entity: str, text: str, flag: bool) -> None:
+    found = {f.detector_id for f in engine.scan_text(text) if f.entity_type == entity}
+    assert (det in found) is flag, (det, text)
+
+
+def test_every_detector_has_examples_and_counter_examples(catalogue: Catalogue) -> None:
+    for p in catalogue.patterns:
+        assert p.examples and p.counter_examples, p.id
+    for d in catalogue.dictionaries:
+        assert d.examples and d.counter_examples, d.id
+
+
+def test_structured_example_grades_level_4(engine: Engine, catalogue: Catalogue) -> None:
+    [hl7] = catalogue.structured
+    found = engine.scan_text(hl7.examples[0])
+    assert {"PERSON_NAME", "CN_RESIDENT_ID", "ICD10_CODE"} <= {f.entity_type for f in found}
+
+
+@pytest.fixture()
+def cat_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "cat"
+    shutil.copytree(BUNDLED, d)
+    return d
+
+
+def _replace(path: Path, old: str, new: str) -> int:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return line
+
+
+def _errors(d: Path) -> str:
+    with pytest.raises(ConfigError) as ei:
+        load_catalogue(d)
+    return str(ei.value)
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("    validator: gb11643", "    validator: gb11634", "unknown validator 'gb11634'"),
+        ("    entity: PHONE_NUMBER", "    entity: PHONE", "unknown entity 'PHONE'"),
+        ("    max_len: 18\n", "    max_len: 18\n    maxlen: 19\n", "unknown key 'maxlen'; did you mean 'max_len'?"),
+        ("    score: 0.6\n    validated_boost: 0.35", "    score: 1.6\n    validated_boost: 0.35", "'score' must be"),
+        ("    validator_data: dictionaries/icd10_who2019.txt", "    validator_data: dictionaries/nope.txt",
+         "cannot read data file"),
+        ("  - id: bank_card", "  - id: email_address", "duplicate detector id 'email_address'"),
+    ],
+)
+def test_pattern_errors_point_at_file_and_line(cat_dir: Path, old: str, new: str, message: str) -> None:
+    line = _replace(cat_dir / "patterns.yaml", old, new)
+    err = _errors(cat_dir)
+    assert message in err
+    hit = [ln for ln in err.splitlines() if message in ln][0]
+    loc = hit.split(": ", 1)[0]
+    assert loc.startswith(str(cat_dir / "patterns.yaml") + ":")
+    assert abs(int(loc.rsplit(":", 1)[1]) - line) <= 12  # the key's line or its detector's first line
+
+
+def test_bad_regex_reported_with_its_line(cat_dir: Path) -> None:
+    line = _replace(cat_dir / "patterns.yaml", "regex: '(?<![0-9A-Za-z])[1-9]", "regex: '(?<![0-9A-Za-z])[1-9")
+    err = _errors(cat_dir)
+    assert f"patterns.yaml:{line}: pattern cn_resident_id: regex does not compile" in err
+
+
+def test_all_errors_reported_at_once(cat_dir: Path) -> None:
+    _replace(cat_dir / "patterns.yaml", "    validator: luhn", "    validator: lunh")
+    _replace(cat_dir / "entities.yaml", "    category: health_status\n    level: 5", "    category: health\n    level: 6")
+    err = _errors(cat_dir)
+    assert "unknown validator 'lunh'" in err and "unknown category 'health'" in err and "'level' must be" in err
+
+
+def test_term_conflicts_and_bad_icd_ranges(cat_dir: Path) -> None:
+    line = _replace(cat_dir / "dictionaries" / "diagnoses.yaml", "      - 高血压\n", "      - 高血压\n      - 艾滋病\n")
+    _replace(cat_dir / "dictionaries" / "special_diseases.yaml", "[A50-A64, N46, N97]", "[A50-A64, N46, A12, X1]")
+    err = _errors(cat_dir)
+    assert "term '艾滋病' also in special_disease/infectious" in err
+    assert "unknown ICD-10 code 'A12'" in err
+    assert "bad ICD-10 code or range 'X1'" in err
+    assert line > 0
+
+
+def test_yaml_syntax_error_has_line(cat_dir: Path) -> None:
+    line = _replace(cat_dir / "dictionaries.yaml", "    score: 0.85", "    score: [0.85")
+    err = _errors(cat_dir)
+    assert "dictionaries.yaml:" in err and "YAML syntax" in err
+    assert int(err.split("dictionaries.yaml:")[1].split(":")[0]) >= line
+
+
+def test_exclusion_must_contain_its_term(cat_dir: Path) -> None:
+    _replace(cat_dir / "dictionaries" / "diagnoses.yaml", "exclude: [中风险]", "exclude: [风险]")
+    assert "exclusion '风险' does not contain the term '中风'" in _errors(cat_dir)
+
+
+def test_missing_catalogue_and_unknown_disabled_id(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_catalogue(tmp_path / "nope")
+    with pytest.raises(ConfigError, match="unknown detector id"):
+        build_engine(DetectorsConfig(disabled=("no_such",)), KEY)
+
+
+def test_disabled_detector_does_not_fire() -> None:
+    eng = build_engine(DetectorsConfig(disabled=("cn_mobile_phone",)), KEY)
+    assert entities(eng, "联系电话：13812345678") == []
+
+
+def test_custom_catalogue_dir_is_used(cat_dir: Path) -> None:
+    (cat_dir / "dictionaries.yaml").unlink()
+    (cat_dir / "structured.yaml").unlink()
+    eng = build_engine(DetectorsConfig(catalogue=str(cat_dir)), KEY)
+    assert {i.kind for i in eng.describe()} == {"pattern"}

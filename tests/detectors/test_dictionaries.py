@@ -1,0 +1,105 @@
+"""Special diseases (eight §11.1 classes), common diagnoses and drugs: must-flag / must-not-flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors import Engine
+from tests.detectors.conftest import entities
+
+
+@pytest.mark.parametrize(
+    "text, cls",
+    [
+        ("患者梅毒螺旋体抗体阳性", "sexual_reproductive"),
+        ("history of syphilis", "sexual_reproductive"),
+        ("STD clinic patient", "sexual_reproductive"),
+        ("患者确诊艾滋病", "infectious"),
+        ("HIV antibody: positive", "infectious"),
+        ("AIDS-related illness", "infectious"),
+        ("乙肝表面抗原阳性", "infectious"),
+        ("chronic hepatitis B", "infectious"),
+        ("肺结核治疗中", "infectious"),
+        ("patient with TB", "infectious"),
+        ("处方：替诺福韦", "infectious"),
+        ("抑郁症复诊", "mental_illness"),
+        ("diagnosed with schizophrenia in 2019", "mental_illness"),
+        ("major depression, recurrent", "mental_illness"),
+        ("右肺癌术后", "malignant_tumour"),
+        ("adenocarcinoma of the colon", "malignant_tumour"),
+        ("急性白血病", "malignant_tumour"),
+        ("血友病A", "hereditary"),
+        ("beta thalassemia trait", "hereditary"),
+        ("混合痔、肛瘘", "anal"),
+        ("bleeding hemorrhoids", "anal"),
+        ("渐冻症患者", "rare"),
+        ("diagnosis: ALS", "rare"),
+        ("amyotrophic lateral sclerosis", "rare"),
+        ("阿尔茨海默病", "other_incurable"),
+        ("end-stage renal disease on dialysis", "other_incurable"),
+    ],
+)
+def test_special_disease_must_flag_with_class(engine: Engine, text: str, cls: str) -> None:
+    found = [f for f in engine.scan_text(text) if f.entity_type == "SPECIAL_DISEASE"]
+    assert found, text
+    assert found[0].explanation.note == f"class:{cls}"
+    assert found[0].level == 5
+    assert found[0].masked == f"[special disease: {cls}]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "archive the file",  # 'hiv' inside a word
+        "ARCHIVE",
+        "hearing aids for sale",  # 'AIDS' is case-exact
+        "also FALSE",  # 'ALS' inside a word
+        "ALS",  # acronym without context
+        "transfer 2 TB of data",  # 'TB' without context
+        "世界艾滋病日宣传活动",  # awareness day
+        "ST depression on ECG",  # cardiology
+        "the Great Depression",
+        "北京市精神病医院地址",  # a hospital's name
+        "乙肝疫苗接种",  # vaccination, not disease
+        "cancerous",  # 'cancer' inside a longer word
+        "MS Word document",
+    ],
+)
+def test_special_disease_must_not_flag(engine: Engine, text: str) -> None:
+    assert "SPECIAL_DISEASE" not in entities(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["既往高血压病史10年", "diagnosis: type 2 diabetes", "patient had a stroke", "社区获得性肺炎", "Hypertension, stage 2",
+     "COPD exacerbation"],
+)
+def test_diagnosis_must_flag(engine: Engine, text: str) -> None:
+    assert "DIAGNOSIS" in entities(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["hypertensive", "keystroke logger", "a stroke of luck", "中风险地区", "goutte", "copd", "asthmatic"]
+)
+def test_diagnosis_must_not_flag(engine: Engine, text: str) -> None:
+    assert "DIAGNOSIS" not in entities(engine, text)
+
+
+def test_a_special_disease_is_never_labelled_diagnosis(engine: Engine) -> None:
+    assert entities(engine, "诊断：艾滋病") == ["SPECIAL_DISEASE"]
+    assert entities(engine, "diagnosis: schizophrenia") == ["SPECIAL_DISEASE"]
+
+
+def test_longest_term_wins(engine: Engine) -> None:
+    [f] = engine.scan_text("type 2 diabetes")
+    assert (f.start, f.end) == (0, 15)
+
+
+@pytest.mark.parametrize("text", ["医嘱：阿司匹林 100mg qd", "prescribed metformin 500 mg", "Insulin glargine"])
+def test_drug_must_flag(engine: Engine, text: str) -> None:
+    assert "DRUG" in entities(engine, text)
+
+
+@pytest.mark.parametrize("text", ["insulinoma", "aspirinated", "metformins"])
+def test_drug_must_not_flag(engine: Engine, text: str) -> None:
+    assert "DRUG" not in entities(engine, text)

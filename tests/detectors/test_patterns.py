@@ -1,0 +1,200 @@
+"""Must-flag / must-not-flag tables for every pattern detector, through the whole engine (prefilter,
+windows, validator, context) on both prefilter backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors import Engine
+from tests.detectors.conftest import entities, gb11643_complete, luhn_complete
+
+VALID_IDS = [
+    "11010519491231002X",
+    gb11643_complete("44030419900307123"),
+    gb11643_complete("31011519851120451"),
+    gb11643_complete("32058219780815667"),
+    gb11643_complete("65010220000229001"),
+]
+
+
+def _has(engine: Engine, text: str, entity: str) -> bool:
+    return entity in entities(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"身份证号：{VALID_IDS[0]}", f'{{"idCard":"{VALID_IDS[1]}"}}', f"ID {VALID_IDS[2]} admitted", VALID_IDS[3],
+     f"{VALID_IDS[4].lower()}", f"证件号码:{VALID_IDS[4]}。", f"订单号 {VALID_IDS[0]}"],
+)
+def test_resident_id_must_flag(engine: Engine, text: str) -> None:
+    assert _has(engine, text, "CN_RESIDENT_ID")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "身份证号：110105194912310021",  # wrong check digit
+        gb11643_complete("51010720010229123"),  # 29 Feb 2001
+        gb11643_complete("11010519491331002"),  # month 13
+        "order 920105194912310025 paid",  # no such region
+        f"trace=a{VALID_IDS[0]}b",  # inside a longer token
+        f"9{VALID_IDS[2]}",  # inside a longer digit string
+        "ts=20231125013012123456",  # timestamp digits
+        "traceId=4bf92f3577b34da6a3ce929d0e0e4736",
+    ],
+)
+def test_resident_id_must_not_flag(engine: Engine, text: str) -> None:
+    assert not _has(engine, text, "CN_RESIDENT_ID")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["联系电话：13812345678", "mobile +86 139-1234-5678", "手机 0086 186 1234 5678", "tel:15912345678",
+     "call 138 1234 5678 now", '{"phone":"17712345678"}', "13812345678"],
+)
+def test_phone_must_flag(engine: Engine, text: str) -> None:
+    assert _has(engine, text, "PHONE_NUMBER")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "201913812345678",  # inside a longer digit string
+        "13812345678901",
+        "ts=1638123456789",  # millisecond epoch
+        "订单号 13812345678",  # order-number context
+        "trace 13812345678",
+        "12012345678",  # 120 is no mobile segment
+        "id=a13812345678f",  # inside a hex token
+        "v1.13812345678",
+        "550e8400-13812345678-41d4",
+        "13800000000",
+    ],
+)
+def test_phone_must_not_flag(engine: Engine, text: str) -> None:
+    assert not _has(engine, text, "PHONE_NUMBER")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["邮箱: zhang.san@example.com", "contact <li_si+clinic@hospital.example.cn>", "Mail: A.B@Example.ORG.",
+     "mailto:wang@example.com"],
+)
+def test_email_must_flag(engine: Engine, text: str) -> None:
+    assert _has(engine, text, "EMAIL_ADDRESS")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["https://user:secret@example.com/path", "http://alice@example.com/index.html", "icon@2x.png",
+     "npm install pkg@1.2.3", "git clone ssh://git@example.com/repo", "user@localhost", "@example.com"],
+)
+def test_email_must_not_flag(engine: Engine, text: str) -> None:
+    assert not _has(engine, text, "EMAIL_ADDRESS")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"银行卡号 {luhn_complete('622202123456789012')}", "card 4367 4201 2345 6781",
+     luhn_complete("621700012345678901"), f"账号:{luhn_complete('601382012345678')}"],
+)
+def test_bank_card_must_flag(engine: Engine, text: str) -> None:
+    assert _has(engine, text, "BANK_CARD")
+
+
+def _luhn_fail(prefix: str) -> str:
+    good = luhn_complete(prefix)
+    return good[:-1] + str((int(good[-1]) + 1) % 10)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _luhn_fail("622202123456789012"),  # 19 digits failing Luhn
+        f"卡号 {_luhn_fail('621700012345678901')}",
+        f"order {luhn_complete('621700012345678901')}",  # Luhn passes but it is an order number
+        "2023112500012345678",  # order-number shape
+        "1700000000123456789",  # snowflake-style id
+        f"x{luhn_complete('622202123456789012')}",
+        "4111111111111111111111",  # too long
+    ],
+)
+def test_bank_card_must_not_flag(engine: Engine, text: str) -> None:
+    assert not _has(engine, text, "BANK_CARD")
+
+
+def test_resident_id_wins_over_bank_card_on_the_same_digits(engine: Engine) -> None:
+    # an 18-digit ID starting 3-6 that also passes Luhn is claimed by both detectors
+    ids = [gb11643_complete(f"3101151985112{n:03d}1") for n in range(200)]
+    both = [i for i in ids if luhn_complete(i[:-1]) == i and i[-1] != "X"]
+    assert both, "need an ID that also passes Luhn"
+    assert entities(engine, f"card {both[0]}") == ["CN_RESIDENT_ID"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["出院诊断：I10 原发性高血压", '{"system":"http://hl7.org/fhir/sid/icd-10","code":"E11.9"}',
+     "diagnosis code J18.9", "主诊断 J18.900", "ICD-10: I10.x00x002"],
+)
+def test_icd10_must_flag(engine: Engine, text: str) -> None:
+    assert _has(engine, text, "ICD10_CODE")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["A12", "room B20 floor 3", "I10", "诊断：A12", "ICD version A15.0.1", "诊断 I10.5", "see figure C34",
+     "诊断 XA15", "H264 codec"],
+)
+def test_icd10_must_not_flag(engine: Engine, text: str) -> None:
+    assert not _has(engine, text, "ICD10_CODE")
+
+
+def test_icd10_code_in_a_special_range_is_reported_as_its_special_class(engine: Engine) -> None:
+    [f] = engine.scan_text("诊断编码 B20.1")
+    assert (f.entity_type, f.explanation.note, f.level) == ("SPECIAL_DISEASE", "class:infectious", 5)
+    [g] = engine.scan_text("诊断：C34.9")
+    assert g.explanation.note == "class:malignant_tumour"
+
+
+@pytest.mark.parametrize(
+    "text", ["住院号：ZY20230012345", '{"mrn": "00384751"}', "病案号 1234567", "MRN#A-00123", "门诊号=MZ88812"]
+)
+def test_mrn_must_flag(engine: Engine, text: str) -> None:
+    assert _has(engine, text, "MEDICAL_RECORD_NUMBER")
+
+
+@pytest.mark.parametrize("text", ["住院号：待定", "MRN: 0000000", "room 20230012345", "住院号：AB", "smrn: 12345678"])
+def test_mrn_must_not_flag(engine: Engine, text: str) -> None:
+    assert not _has(engine, text, "MEDICAL_RECORD_NUMBER")
+
+
+@pytest.mark.parametrize(
+    "text", ["出生日期：1985-11-20", '{"birthDate":"1990-03-07"}', "DOB: 19491231", "出生年月：1990年3月7日"]
+)
+def test_dob_must_flag(engine: Engine, text: str) -> None:
+    assert _has(engine, text, "DATE_OF_BIRTH")
+
+
+@pytest.mark.parametrize(
+    "text", ["visit 2023-11-25", "出生日期：2001-02-29", "birthday 2999-01-01", "date 19491231", "DOB: 1985-13-01"]
+)
+def test_dob_must_not_flag(engine: Engine, text: str) -> None:
+    assert not _has(engine, text, "DATE_OF_BIRTH")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["姓名：张三，性别：男", '{"patientName":"欧阳明华"}', "患者：李四 45岁", "Patient Name: John Smith",
+     "Name: Mary J. Watson, DOB 1970"],
+)
+def test_person_name_must_flag(engine: Engine, text: str) -> None:
+    assert _has(engine, text, "PERSON_NAME")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["患者于昨日入院", "姓名：未知", "张三来了", "Name: Default Config", "File Name: report.pdf",
+     "name: john smith", "姓名：张三丰四五"],
+)
+def test_person_name_must_not_flag(engine: Engine, text: str) -> None:
+    assert not _has(engine, text, "PERSON_NAME")
