@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -48,7 +49,7 @@ class CountingSink:
         return None
 
 
-def _flows(i: int, ts: float) -> list[list]:
+def _flows(i: int, ts: float) -> list[list[Any]]:
     """One round of mixed traffic: FHIR POST + search, an HL7 batch, a TLS session."""
     ip = f"10.{(i >> 8) & 255}.{i & 255}.7"
     bundle = json.dumps({"resourceType": "Bundle", "type": "transaction",
@@ -71,13 +72,14 @@ def _flows(i: int, ts: float) -> list[list]:
     tls_turns = [("c", craft.tls_client_hello(f"portal{i % 50}.hospital.example")),
                  ("s", craft.tls_server_hello()),
                  ("c", craft.tls_app_data(8_000, i)), ("s", craft.tls_app_data(60_000, i + 1))]
-    base = dict(client=ip, server="10.99.0.1", mss=1448, step=0.00002)
+    def conv(dport: int, start: float) -> craft.Conversation:
+        return craft.Conversation(client=ip, server="10.99.0.1", sport=20000 + i % 40000, dport=dport,
+                                  start_ts=start, mss=1448, step=0.00002)
+
     return [
-        craft.conversation(http_turns, craft.Conversation(sport=20000 + i % 40000, dport=80, start_ts=ts, **base)),
-        craft.conversation(hl7_turns, craft.Conversation(sport=20000 + i % 40000, dport=2575, start_ts=ts + 0.01,
-                                                         **base)),
-        craft.conversation(tls_turns, craft.Conversation(sport=20000 + i % 40000, dport=443, start_ts=ts + 0.02,
-                                                         **base)),
+        craft.conversation(http_turns, conv(80, ts)),
+        craft.conversation(hl7_turns, conv(2575, ts + 0.01)),
+        craft.conversation(tls_turns, conv(443, ts + 0.02)),
     ]
 
 
@@ -101,7 +103,7 @@ def build_capture(path: Path, size_mb: int) -> None:
     print(f"built {path} ({written / 1e6:.1f} MB, {i} rounds) in {time.perf_counter() - t0:.1f}s")
 
 
-def bench_ours(path: Path) -> dict[str, float]:
+def bench_ours(path: Path) -> dict[str, Any]:
     sink = CountingSink()
     sensor = NetSensor(NetConfig(), "bench", sink)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -111,7 +113,7 @@ def bench_ours(path: Path) -> dict[str, float]:
     if st.get("internal-error") or sink.dead_letters:
         print(f"WARNING: internal errors {st.get('internal-error', 0)}, dead letters {sink.dead_letters}")
     return {"seconds": wall, "cpu": cpu, "packets": st["packets"], "events": sink.events,
-            "content_mb": sink.content_bytes / 1e6, "stats": st}  # type: ignore[dict-item]
+            "content_mb": sink.content_bytes / 1e6, "stats": st}
 
 
 def bench_scapy_full(path: Path, limit: int) -> dict[str, float]:
@@ -192,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:58} {secs:8.2f} {mb / secs:8.1f} {total_packets / secs:11,.0f} {evs:>10}")
     st = ours["stats"]
     assert isinstance(st, dict)
-    keys = ("flows", "flows.http", "flows.hl7-mllp", "flows.tls", "events.fhir", "events.hl7-mllp", "events.tls")
+    keys = ("flows", "flows.http", "flows.hl7-mllp", "flows.tls",
+            "events.fhir", "events.hl7-mllp", "events.tls")
     print("counters: " + ", ".join(f"{k}={st.get(k, 0)}" for k in keys))
     return 0
 

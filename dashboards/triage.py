@@ -27,6 +27,7 @@ TRIAGE_ACTIONS: tuple[TriageAction, ...] = (
     TriageAction("escalate", "escalated", "Escalate", "Hand to incident response (§9.4).", True),
     TriageAction("false_positive", "false_positive", "False positive", "Not health data / not a leak.", True),
     TriageAction("resolve", "resolved", "Resolved", "Handled; report written where required.", True),
+    TriageAction("suppress", "suppressed", "Suppress", "Known, approved flow: cite the approval.", True),
 )
 
 #: Every state an alert can be in, in workflow order, with a one-line meaning.
@@ -37,9 +38,10 @@ TRIAGE_STATES: dict[str, str] = {
     "escalated": "Handed to incident response",
     "false_positive": "Closed: detector or rule was wrong",
     "resolved": "Closed: handled",
+    "suppressed": "Closed: known, approved flow (suppressed)",
 }
 OPEN_STATES: frozenset[str] = frozenset({"new", "acknowledged", "investigating", "escalated"})
-CLOSED_STATES: frozenset[str] = frozenset({"false_positive", "resolved"})
+CLOSED_STATES: frozenset[str] = frozenset({"false_positive", "resolved", "suppressed"})
 
 MAX_NOTE_CHARS = 2000
 MAX_WHO_CHARS = 64

@@ -74,6 +74,9 @@ class PatternSpec:
     examples: tuple[str, ...]
     counter_examples: tuple[str, ...]
     where: str
+    prefilter: str = ""  # expression the prefilter pass looks for ("" = `regex` in prefilter mode)
+    prefilter_exact: bool = False  # True: compile `prefilter` as is (Hyperscan syntax), not as a superset
+    reach: tuple[int, int] = (0, 0)  # candidate window: chars before / after a prefilter match end
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,38 @@ def _compile(r: Reader, pattern: str, ignore_case: bool) -> Any:
         return None
 
 
+WINDOW_MARGIN = 16
+
+
+def _prefilter(
+    r: Reader, max_len: int, context: tuple[str, ...], requires_context: bool, window: tuple[int, int]
+) -> tuple[str, bool, tuple[int, int]]:
+    """What the one-pass prefilter looks for, and how far around its match the exact regex must look.
+
+    * explicit ``prefilter:`` — a Hyperscan-compatible expression that matches near every true match
+      (label-anchored or boundary-consuming, so it reports far fewer candidates than the regex with
+      its lookarounds dropped); the window is ``max_len`` plus a margin on both sides;
+    * a pattern that ``requires_context`` — its context words: no context word, no match;
+    * otherwise the regex itself in Hyperscan prefilter mode.
+    """
+    explicit = r.text("prefilter")
+    if explicit:
+        try:
+            regex.compile(explicit)
+        except regex.error as e:
+            r.error("prefilter", f"prefilter does not compile: {e}")
+        reach = max_len + WINDOW_MARGIN + r.integer("prefilter_reach", 0, lo=0, hi=1000)
+        return explicit, True, (reach, reach)
+    if requires_context and context:
+        words = "|".join(
+            regex.escape(w, special_only=True) for w in sorted(set(context), key=len, reverse=True)
+        )
+        longest = max(len(w) for w in context)
+        before = window[1] + longest + max_len + WINDOW_MARGIN
+        return f"(?i:{words})", True, (before, window[0] + max_len + WINDOW_MARGIN)
+    return "", False, (max_len + WINDOW_MARGIN, max_len + WINDOW_MARGIN)
+
+
 def _load_pattern(
     node: Any,
     loc: str,
@@ -225,6 +260,11 @@ def _load_pattern(
     data = load_data_file(root, data_rel, r, "validator_data") if data_rel else frozenset()
     if validator in NEEDS_DATA and not data_rel:
         r.error("validator", f"validator {validator!r} needs 'validator_data'")
+    max_len = r.integer("max_len", required=True, lo=1, hi=4096)
+    context = tuple(w.lower() for w in r.strlist("context"))
+    requires_context = r.flag("requires_context")
+    window = _window(r, "context_window", scoring.context_window)
+    prefilter, exact, reach = _prefilter(r, max_len, context, requires_context, window)
     spec = PatternSpec(
         id=pid,
         version=r.integer("version", 1, required=True, lo=1),
@@ -232,19 +272,22 @@ def _load_pattern(
         regex=src,
         compiled=compiled,
         ignore_case=ignore_case,
-        max_len=r.integer("max_len", required=True, lo=1, hi=4096),
+        max_len=max_len,
         score=r.number("score", 0.5),
         validated_boost=r.number("validated_boost", scoring.validated_boost),
         validator=validator,
         validator_data=data,
-        requires_context=r.flag("requires_context"),
-        context=tuple(w.lower() for w in r.strlist("context")),
+        requires_context=requires_context,
+        context=context,
         negative_context=tuple(w.lower() for w in r.strlist("negative_context")),
-        context_window=_window(r, "context_window", scoring.context_window),
+        context_window=window,
         timeout_s=r.integer("timeout_ms", scoring.timeout_ms, lo=1, hi=60_000) / 1000.0,
         examples=r.strlist("examples"),
         counter_examples=r.strlist("counter_examples"),
         where=loc,
+        prefilter=prefilter,
+        prefilter_exact=exact,
+        reach=reach,
     )
     if spec.requires_context and not spec.context:
         r.error("requires_context", "requires_context needs a non-empty 'context' list")

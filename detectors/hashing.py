@@ -10,7 +10,6 @@ of the same digits do not collide.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import unicodedata
 from collections.abc import Callable
@@ -19,7 +18,7 @@ _SEPARATORS = frozenset(" \t\r\n-_./()[]^·•:：")
 
 
 def _digits(v: str) -> str:
-    return "".join(c for c in v if c.isdigit())
+    return "".join(filter(str.isdigit, v))
 
 
 def _resident_id(v: str) -> str:
@@ -92,4 +91,4 @@ class ValueHasher:
 
     def hash(self, kind: str, value: str) -> str:
         msg = f"{kind}\x1f{normalize(kind, value)}".encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self._key, msg, "sha256")[:16].hex()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 
 def _digits(v: str) -> str:
-    return "".join(c for c in v if c.isdigit())
+    return "".join(filter(str.isdigit, v))
 
 
 def _resident_id(v: str, note: str) -> str:

@@ -1,10 +1,13 @@
 """One multi-pattern pass per text that finds where the expensive checks are worth running.
 
-Every catalogue pattern and every dictionary term goes into ONE Hyperscan database (patterns in
-prefilter mode, which accepts lookarounds by matching a superset). A single scan reports
-candidate end offsets; the engine then runs the exact ``regex`` pattern and its validator only in
-a small window around each candidate. Cost hardly grows with the number of detectors, unlike a
-loop of regexes over the whole text (bench/bench_detectors.py measures both).
+Every catalogue pattern and every dictionary term goes into ONE Hyperscan database. A single scan
+reports candidate end offsets; the engine then runs the exact ``regex`` pattern and its validator
+only in a small window around each candidate. Cost hardly grows with the number of detectors,
+unlike a loop of regexes over the whole text (bench/bench_detectors.py measures both).
+
+What a pattern contributes to the pass is decided by the catalogue (detectors/catalogue.py,
+``_prefilter``): an explicit Hyperscan expression, its context words, or the regex itself in
+Hyperscan's prefilter mode (a superset that tolerates lookarounds).
 
 Without Hyperscan, :class:`PythonPrefilter` gives the same interface with one combined ``regex``
 (overlapped) for patterns and pyahocorasick automata for the terms.
@@ -21,9 +24,8 @@ import regex
 
 from detectors.catalogue import PatternSpec
 from detectors.terms import Term
+from model.yamlsrc import ConfigError, ConfigIssue
 
-#: Extra characters on each side of a candidate window (lookaround context, separators).
-WINDOW_MARGIN = 16
 _CHECKPOINT = 64
 
 
@@ -57,8 +59,8 @@ def _windows(
 ) -> dict[int, list[tuple[int, int]]]:
     out = {}
     for idx, es in ends.items():
-        reach = patterns[idx].max_len + WINDOW_MARGIN
-        out[idx] = _merge([(max(0, e - reach), min(n, e + reach)) for e in es])
+        before, after = patterns[idx].reach
+        out[idx] = _merge([(max(0, e - before), min(n, e + after)) for e in es])
     return out
 
 
@@ -67,12 +69,18 @@ def encode(text: str) -> bytes:
 
 
 class OffsetMap:
-    """Byte offsets of the UTF-8 encoding → character offsets of the str (identity for ASCII)."""
+    """Byte offsets of the UTF-8 encoding → character offsets of the str (identity for ASCII).
+
+    Hyperscan reports matches in ascending end order, so the usual step decodes only the bytes
+    since the previous offset; checkpoints every 64 characters serve any jump backwards.
+    """
 
     def __init__(self, text: str, data: bytes) -> None:
         self.identity = len(text) == len(data)
         self.data = data
         self.cp: list[int] = []
+        self.last_b = 0
+        self.last_c = 0
         if not self.identity:
             total = 0
             for i in range(0, len(text), _CHECKPOINT):
@@ -82,12 +90,35 @@ class OffsetMap:
     def char(self, b: int) -> int:
         if self.identity:
             return b
-        k = bisect.bisect_right(self.cp, b) - 1
-        return k * _CHECKPOINT + len(self.data[self.cp[k] : b].decode("utf-8", "replace"))
+        if b >= self.last_b:
+            c = self.last_c + len(self.data[self.last_b : b].decode("utf-8", "replace"))
+        else:
+            k = bisect.bisect_right(self.cp, b) - 1
+            c = k * _CHECKPOINT + len(self.data[self.cp[k] : b].decode("utf-8", "replace"))
+        self.last_b, self.last_c = b, c
+        return c
 
 
 def _literal(term: Term) -> str:
     return regex.escape(term.text, special_only=True)
+
+
+def _compile_error(
+    hs: Any, exprs: list[bytes], flags: list[int], patterns: Sequence[PatternSpec]
+) -> ConfigError:
+    """Find which expression Hyperscan refused and say where it is in the catalogue."""
+    issues = []
+    for i, (e, f) in enumerate(zip(exprs, flags, strict=True)):
+        try:
+            hs.Database(mode=hs.HS_MODE_BLOCK).compile(expressions=[e], ids=[0], elements=1, flags=[f])
+        except hs.error as err:
+            if i < len(patterns):
+                issues.append(
+                    ConfigIssue(patterns[i].where, f"pattern {patterns[i].id}: Hyperscan refused: {err}")
+                )
+            else:
+                issues.append(ConfigIssue("<dictionary>:0", f"term {e.decode(errors='replace')!r}: {err}"))
+    return ConfigError(issues or [ConfigIssue("<catalogue>:0", "Hyperscan compile failed")])
 
 
 class HyperscanPrefilter:
@@ -98,23 +129,26 @@ class HyperscanPrefilter:
 
         self.patterns = patterns
         self.terms = terms
-        self.term_len = [len(encode(t.text)) for t in terms]
+        self.term_chars = [len(t.text) for t in terms]
         exprs, flags = [], []
         for p in patterns:
-            exprs.append(encode(p.regex))
+            exprs.append(encode(p.prefilter or p.regex))
+            mode = 0 if p.prefilter_exact else hs.HS_FLAG_PREFILTER
             flags.append(
-                hs.HS_FLAG_PREFILTER
-                | hs.HS_FLAG_UTF8
-                | hs.HS_FLAG_UCP
-                | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
+                mode | hs.HS_FLAG_UTF8 | hs.HS_FLAG_UCP | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
             )
         for t in terms:
             exprs.append(encode(_literal(t)))
             flags.append(hs.HS_FLAG_UTF8 | (0 if t.case_exact else hs.HS_FLAG_CASELESS))
         self.db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        if exprs:
-            self.db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
         self.empty = not exprs
+        if exprs:
+            try:
+                self.db.compile(
+                    expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags
+                )
+            except hs.error:
+                raise _compile_error(hs, exprs, flags, patterns) from None
 
     def scan(self, text: str) -> Candidates:
         if self.empty or not text:
@@ -132,11 +166,12 @@ class HyperscanPrefilter:
         ends: dict[int, list[int]] = {}
         out = Candidates()
         for id_, to in hits:
+            end = om.char(to)
             if id_ < npat:
-                ends.setdefault(id_, []).append(om.char(to))
+                ends.setdefault(id_, []).append(end)
             else:
                 t = id_ - npat
-                out.terms.append((t, om.char(to - self.term_len[t]), om.char(to)))
+                out.terms.append((t, end - self.term_chars[t], end))
         out.windows = _windows(ends, self.patterns, len(text))
         return out
 
@@ -152,10 +187,10 @@ class PythonPrefilter:
 
         self.patterns = patterns
         self.terms = terms
-        alts = [
-            f"(?P<p{i}>{'(?i:' + p.regex + ')' if p.ignore_case else p.regex})"
-            for i, p in enumerate(patterns)
-        ]
+        alts = []
+        for i, p in enumerate(patterns):
+            expr = p.prefilter or p.regex
+            alts.append(f"(?P<p{i}>{'(?i:' + expr + ')' if p.ignore_case else expr})")
         self.combined = regex.compile("|".join(alts)) if alts else None
         self.timeout = sum(p.timeout_s for p in patterns) or 1.0
         self.exact: Any = ahocorasick.Automaton()

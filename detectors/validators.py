@@ -83,7 +83,7 @@ def luhn_ok(digits: str) -> bool:
 
 def luhn(value: str, data: frozenset[str] = frozenset()) -> Verdict:
     """Payment card: 16-19 digits (separators ignored), not one repeated digit, Luhn mod 10."""
-    digits = "".join(c for c in value if c.isdigit())
+    digits = "".join(filter(str.isdigit, value))
     if not 16 <= len(digits) <= 19:
         return Verdict(False, "length")
     if len(set(digits)) == 1:
@@ -105,7 +105,7 @@ _MOBILE_SEGMENTS = frozenset(
 
 def cn_mobile(value: str, data: frozenset[str] = frozenset()) -> Verdict:
     """Mainland mobile number: 11 digits after an optional 86/0086, in an allocated segment."""
-    digits = "".join(c for c in value if c.isdigit())
+    digits = "".join(filter(str.isdigit, value))
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     elif len(digits) == 15 and digits.startswith("0086"):

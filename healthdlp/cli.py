@@ -213,7 +213,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     cfg = _load(args)
     store = _open_store(cfg)
     print(f"healthdlp console on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
-    serve_console(store, args.host, args.port)
+    serve_console(store, args.host, args.port, database=cfg.store.database)
     return 0
 
 

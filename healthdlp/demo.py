@@ -74,6 +74,6 @@ def run_demo(cfg: Config, console: bool = False, out: object = None) -> int:
         from dashboards import serve_console
 
         print("\nconsole on http://127.0.0.1:8039/ (Ctrl-C stops)", file=stream)
-        serve_console(store, "127.0.0.1", 8039)
+        serve_console(store, "127.0.0.1", 8039, database=cfg.store.database)
     store.close()
     return 0

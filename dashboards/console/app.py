@@ -65,8 +65,10 @@ class Request:
 class Console:
     """The console application: ``handle(request) -> response``; never raises for bad input."""
 
-    def __init__(self, store: Any, playbooks: PlaybookSet, csrf_token: str | None = None) -> None:
-        self.data = ConsoleData(store)
+    def __init__(
+        self, store: Any, playbooks: PlaybookSet, database: str | None = None, csrf_token: str | None = None
+    ) -> None:
+        self.data = ConsoleData(store, database or store_database(store))
         self.playbooks = playbooks
         self.csrf = csrf_token or secrets.token_urlsafe(32)
 
@@ -216,6 +218,15 @@ class Console:
         if req.path.startswith("/api/"):
             return _json({"error": message, "problems": dict(problems or {})}, status)
         return _html(error_page(status, message, dict(problems or {})), status)
+
+
+def store_database(store: Any) -> str:
+    """The database the store writes to; the AlertStore API does not name it, so look, else default."""
+    for obj in (store, getattr(store, "_cfg", None)):
+        name = getattr(obj, "database", None)
+        if isinstance(name, str) and name:
+            return name
+    return "healthdlp"
 
 
 # --- JSON shapes --------------------------------------------------------------------------

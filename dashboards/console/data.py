@@ -10,23 +10,21 @@ one per process and not documented as thread-safe, while the HTTP server is thre
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from dashboards.console.filters import QueueFilter
 from dashboards.glossary import SEVERITIES
-from dashboards.triage import CLOSED_STATES, OPEN_STATES, TriageEntry
+from dashboards.triage import CLOSED_STATES, OPEN_STATES, InvalidInput, TriageEntry
 from model.alerts import Alert
+from store import ALERT_COLUMNS, row_to_alert
 
-ALERTS = "alerts"
-TRIAGE = "alert_triage"
-DEAD_LETTERS = "dead_letters"
 DAY = 86400.0
+_READ_COLUMNS = ", ".join(c for c in ALERT_COLUMNS if c != "triage_state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +50,14 @@ class RuleStats:
 
 
 class ConsoleData:
-    def __init__(self, store: Any) -> None:
+    """``database`` qualifies table names: the store's ``select`` runs in the server's default database."""
+
+    def __init__(self, store: Any, database: str) -> None:
+        if not database.isidentifier():
+            raise ValueError(f"database name {database!r} is not a plain identifier")
         self.store = store
+        self.db = database
+        self.current = f"{database}.alerts_current"  # deduplicated, with the current triage state
         self._lock = threading.Lock()
 
     # --- queue ---------------------------------------------------------------------------
@@ -95,29 +99,31 @@ class ConsoleData:
 
     # --- one alert -----------------------------------------------------------------------
     def alert(self, alert_id: str) -> Alert | None:
-        sql = f"SELECT * FROM {ALERTS} FINAL WHERE alert_id = %(id)s LIMIT 1"
-        with self._lock:
-            rows = self.store.select(sql, {"id": alert_id})
+        """One alert, deduplicated, with its current triage state (filter inside FINAL, like the store)."""
+        sql = (
+            f"SELECT {_READ_COLUMNS}, if(triage_current = '', initial_triage_state, triage_current) "
+            f"AS triage_state FROM (SELECT {_READ_COLUMNS}, triage_state AS initial_triage_state "
+            f"FROM {self.db}.alerts FINAL WHERE alert_id = %(id)s) AS a LEFT JOIN (SELECT alert_id, "
+            f"argMax(state, at_s) AS triage_current FROM {self.db}.alert_triage WHERE alert_id = %(id)s "
+            "GROUP BY alert_id) AS t USING alert_id LIMIT 1"
+        )
+        rows = self._select(sql, {"id": alert_id})
         return row_to_alert(rows[0]) if rows else None
 
     def history(self, alert_id: str) -> list[TriageEntry]:
-        sql = f"SELECT * FROM {TRIAGE} WHERE alert_id = %(id)s"
-        with self._lock:
-            rows = self.store.select(sql, {"id": alert_id})
-        entries = [
-            TriageEntry(
-                _seconds(r.get("at", r.get("ts", 0))),
-                str(r.get("state", "")),
-                str(r.get("who", "")),
-                str(r.get("note", "")),
-            )
-            for r in rows
-        ]
-        return sorted(entries, key=lambda e: e.at)
+        sql = (
+            f"SELECT state, note, who, at_s FROM {self.db}.alert_triage WHERE alert_id = %(id)s ORDER BY at_s"
+        )
+        rows = self._select(sql, {"id": alert_id})
+        return [TriageEntry(float(r["at_s"]), str(r["state"]), str(r["who"]), str(r["note"])) for r in rows]
 
     def set_triage(self, alert_id: str, state: str, note: str, who: str) -> None:
-        with self._lock:
-            self.store.set_triage(alert_id, state, note=note, who=who)
+        """InvalidInput when the store refuses (e.g. its guard finds an unmasked identifier in the note)."""
+        try:
+            with self._lock:
+                self.store.set_triage(alert_id, state, note=note, who=who)
+        except ValueError as e:  # the store's message never repeats the offending value
+            raise InvalidInput({"note": str(e)}) from None
 
     def related(self, alert: Alert, days: float = 30.0, limit: int = 10) -> list[dict[str, Any]]:
         """Other alerts from the same principal (or source when no principal is known)."""
@@ -125,15 +131,13 @@ class ConsoleData:
         if not value:
             return []
         sql = (
-            f"SELECT alert_id, rule_id, severity, max_level, subjects, channel, dst, triage_state, "
-            f"observed_at FROM {ALERTS} FINAL WHERE {key} = %(v)s AND alert_id != %(id)s "
-            f"AND observed_at >= %(since)s ORDER BY observed_at DESC LIMIT {int(limit)}"
+            "SELECT alert_id, rule_id, severity, max_level, subjects, channel, dst, triage_state, "
+            f"observed_at_s FROM {self.current} WHERE {key} = %(v)s AND alert_id != %(id)s "
+            f"AND last_seen_s >= %(since)s ORDER BY observed_at_s DESC LIMIT {int(limit)}"
         )
-        with self._lock:
-            rows = self.store.select(
-                sql, {"v": value, "id": alert.alert_id, "since": _dt(alert.observed_at - days * DAY)}
-            )
-        return [dict(r, observed_at=_seconds(r["observed_at"])) for r in rows]
+        since = alert.observed_at - days * DAY
+        rows = self._select(sql, {"v": value, "id": alert.alert_id, "since": since})
+        return [dict(r, observed_at=float(r.pop("observed_at_s"))) for r in rows]
 
     # --- tuning --------------------------------------------------------------------------
     def rule_stats(self, days: float, now: float | None = None) -> list[RuleStats]:
@@ -143,8 +147,8 @@ class ConsoleData:
             "countIf(triage_state = 'false_positive') AS fp, "
             "countIf(triage_state IN ('resolved', 'escalated')) AS confirmed, "
             f"countIf(triage_state NOT IN ({closed})) AS open "
-            f"FROM {ALERTS} FINAL WHERE observed_at >= %(since)s "
-            "GROUP BY rule_id ORDER BY alerts DESC"
+            f"FROM {self.current} WHERE last_seen_s >= %(since)s "
+            "GROUP BY rule_id ORDER BY alerts DESC, rule_id"
         )
         rows = self._select(sql, {"since": self._since(days, now)})
         return [
@@ -156,12 +160,12 @@ class ConsoleData:
         """Alerts per day per rule (``column='rule_id'``) or per entity type (``'entity'``)."""
         key = "arrayJoin(entities)" if column == "entity" else "rule_id"
         sql = (
-            f"SELECT {key} AS key, toDate(observed_at) AS day, count() AS n "
-            f"FROM {ALERTS} FINAL WHERE observed_at >= %(since)s "
-            "GROUP BY key, day ORDER BY key, day"
+            f"SELECT {key} AS key, intDiv(toUInt64(observed_at_s), 86400) AS dayn, count() AS n "
+            f"FROM {self.current} WHERE last_seen_s >= %(since)s "
+            "GROUP BY key, dayn ORDER BY key, dayn"
         )
         rows = self._select(sql, {"since": self._since(days, now)})
-        return [{"key": str(r["key"]), "day": str(r["day"]), "n": int(r["n"])} for r in rows]
+        return [{"key": str(r["key"]), "day": _day(int(r["dayn"])), "n": int(r["n"])} for r in rows]
 
     def top(
         self, column: str, days: float, now: float | None = None, limit: int = 10
@@ -173,7 +177,7 @@ class ConsoleData:
             f"SELECT {column} AS key, count() AS alerts, sum(subjects) AS subjects, "
             "max(max_level) AS max_level, countIf(encrypted = 0) AS cleartext, "
             "countIf(triage_state = 'false_positive') AS fp "
-            f"FROM {ALERTS} FINAL WHERE observed_at >= %(since)s AND {column} != '' "
+            f"FROM {self.current} WHERE last_seen_s >= %(since)s AND {column} != '' "
             f"GROUP BY key ORDER BY alerts DESC, key LIMIT {int(limit)}"
         )
         rows = self._select(sql, {"since": self._since(days, now)})
@@ -181,7 +185,7 @@ class ConsoleData:
 
     def rule_ids(self) -> list[str]:
         """Every rule that ever alerted (for the queue's rule picker)."""
-        rows = self._select(f"SELECT DISTINCT rule_id FROM {ALERTS} ORDER BY rule_id LIMIT 500", {})
+        rows = self._select(f"SELECT DISTINCT rule_id FROM {self.db}.alerts ORDER BY rule_id LIMIT 500", {})
         return [str(r["rule_id"]) for r in rows]
 
     def dead_letters(self) -> dict[str, int]:
@@ -193,8 +197,8 @@ class ConsoleData:
             return list(self.store.select(sql, params))
 
     @staticmethod
-    def _since(days: float, now: float | None) -> datetime:
-        return _dt((time.time() if now is None else now) - days * DAY)
+    def _since(days: float, now: float | None) -> float:
+        return (time.time() if now is None else now) - days * DAY
 
 
 _SEV_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # info 0 … critical 4
@@ -214,35 +218,5 @@ def sort_alerts(alerts: Sequence[Alert], sort: str) -> list[Alert]:
     return sorted(newest, key=key) if key else newest
 
 
-_ALERT_FIELDS = {f.name for f in fields(Alert)}
-
-
-def row_to_alert(row: Mapping[str, Any]) -> Alert:
-    """An ``alerts`` row (any backend's Python types) back into the model's Alert."""
-    d = {k: v for k, v in row.items() if k in _ALERT_FIELDS}
-    for k in ("clauses", "entities", "categories", "evidence", "subject_hashes", "event_ids"):
-        d[k] = tuple(str(x) for x in (d.get(k) or ()))
-    for k in ("observed_at", "last_seen"):
-        d[k] = _seconds(row.get(f"{k}_ts", d.get(k, 0)))
-    details = d.get("details") or {}
-    if isinstance(details, (str, bytes)):
-        try:
-            details = json.loads(details or "{}")
-        except ValueError:
-            details = {"raw_details": "unparseable"}
-    d["details"] = details if isinstance(details, dict) else {}
-    d["encrypted"] = bool(d.get("encrypted", False))
-    for k in ("rule_version", "max_level", "subjects", "schema_version"):
-        if k in d:
-            d[k] = int(d[k])
-    return Alert(**d)
-
-
-def _seconds(v: Any) -> float:
-    if isinstance(v, datetime):
-        return (v if v.tzinfo else v.replace(tzinfo=UTC)).timestamp()
-    return float(v or 0)
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(max(ts, 0.0), tz=UTC).replace(tzinfo=None)
+def _day(days_since_epoch: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=days_since_epoch)).isoformat()

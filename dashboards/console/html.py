@@ -14,6 +14,7 @@ from typing import Any
 
 from dashboards.glossary import level_name
 from dashboards.triage import TRIAGE_STATES
+from model.taxonomy import CLEARTEXT_CAPABLE
 
 
 def h(value: Any) -> str:
@@ -38,6 +39,15 @@ def state_badge(state: str) -> str:
         f'<span class="state state-{h(state)}" title="{h(TRIAGE_STATES.get(state, ""))}">'
         f"{h(state.replace('_', ' '))}</span>"
     )
+
+
+def encryption_badge(channel: str, encrypted: bool, quiet: bool = False) -> str:
+    """ "cleartext" only where it means something: network protocols that can carry content in clear."""
+    if encrypted:
+        return '<span class="enc" title="encrypted (TLS seen or reported)">🔒 encrypted</span>'
+    if channel in CLEARTEXT_CAPABLE:
+        return '<b class="clear" title="no TLS seen on a cleartext-capable protocol">⚠ cleartext</b>'
+    return "" if quiet else '<span class="small">not reported as encrypted</span>'
 
 
 def options(choices: Iterable[tuple[str, str]], selected: str) -> str:

@@ -111,8 +111,9 @@ def make_server(
     host: str = "127.0.0.1",
     port: int = 8080,
     playbooks: PlaybookSet | Sequence[str | Path] | None = None,
+    database: str | None = None,
 ) -> tuple[ThreadingHTTPServer, Console]:
-    console = Console(store, _playbooks(playbooks))
+    console = Console(store, _playbooks(playbooks), database)
     httpd = ThreadingHTTPServer((host, port), _handler_for(console))
     httpd.daemon_threads = True
     return httpd, console
@@ -123,9 +124,10 @@ def start_console(
     host: str = "127.0.0.1",
     port: int = 0,
     playbooks: PlaybookSet | Sequence[str | Path] | None = None,
+    database: str | None = None,
 ) -> ConsoleServer:
     """Start in a daemon thread; ``port=0`` picks a free port (see ``.url``)."""
-    httpd, console = make_server(store, host, port, playbooks)
+    httpd, console = make_server(store, host, port, playbooks, database)
     thread = threading.Thread(target=httpd.serve_forever, name="healthdlp-console", daemon=True)
     thread.start()
     return ConsoleServer(httpd, thread, console)
@@ -136,11 +138,13 @@ def serve_console(
     host: str = "127.0.0.1",
     port: int = 8080,
     playbooks: PlaybookSet | Sequence[str | Path] | None = None,
+    database: str | None = None,
 ) -> None:
     """Serve until interrupted (the ``healthdlp console`` command). Binds to localhost by default:
     the console has no login of its own, so expose it only behind the hospital's authenticating proxy.
+    ``database`` is ``cfg.store.database`` (None: taken from the store, else ``healthdlp``).
     """
-    httpd, _ = make_server(store, host, port, playbooks)
+    httpd, _ = make_server(store, host, port, playbooks, database)
     log.info("healthdlp console on http://%s:%d", host, httpd.server_address[1])
     try:
         httpd.serve_forever()

@@ -6,7 +6,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dashboards.console.data import RuleStats
-from dashboards.console.html import h, level_badge, page, severity_badge, state_badge, table, utc_short
+from dashboards.console.html import (
+    encryption_badge,
+    h,
+    level_badge,
+    page,
+    severity_badge,
+    state_badge,
+    table,
+    utc_short,
+)
 from dashboards.glossary import LEVEL_AUDIENCE, category_label, explain_clause, level_name
 from dashboards.playbooks import RenderedPlaybook
 from dashboards.triage import TRIAGE_ACTIONS, TRIAGE_STATES, TriageEntry
@@ -51,7 +60,7 @@ def _facts(a: Alert) -> str:
         ("Alert id", f"<code>{h(a.alert_id)}</code>"),
         ("Rule", f'<a href="/?rule={h(a.rule_id)}&amp;range=30d">{h(a.rule_id)}</a> v{a.rule_version}'),
         ("Observed", f"{h(utc_short(a.observed_at))} → {h(utc_short(a.last_seen))} UTC"),
-        ("Channel", f"{h(a.channel)} — {'encrypted' if a.encrypted else '<b class=clear>cleartext</b>'}"),
+        ("Channel", f"{h(a.channel)} — {encryption_badge(a.channel, a.encrypted)}"),
         ("Flow", f'<span class="flow">{h(a.src or "?")} → {h(a.dst or "?")}</span>'),
         ("Principal", h(a.actor or "unknown")),
         ("Sensor", h(a.sensor_id or "—")),
@@ -94,7 +103,7 @@ def _why(a: Alert, rule: RuleStats | None) -> str:
     if rule is not None:
         rate = "no verdicts yet" if rule.fp_rate is None else f"{rule.fp_rate:.0%} false positive"
         history = (
-            f'<p class="context">Rule <b>{h(rule.rule_id)}</b>, last 30 days: {rule.alerts} alerts, '
+            f'<p class="context">Rule <b>{h(rule.rule_id)}</b>, last 30 days: {_n(rule.alerts, "alert")}, '
             f"{rule.confirmed} confirmed, {rule.false_positive} false positive ({h(rate)}), "
             f"{rule.open} open.</p>"
         )
@@ -220,3 +229,7 @@ def _playbook(pb: RenderedPlaybook) -> str:
         f'<textarea id="report" class="report" readonly rows="18">{h(pb.report)}</textarea>'
         '<button type="button" class="copy" data-copy="report">Copy incident report draft</button>'
     )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

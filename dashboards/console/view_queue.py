@@ -6,7 +6,16 @@ from collections.abc import Sequence
 
 from dashboards.console.data import QueuePage
 from dashboards.console.filters import RANGES, SORTS, QueueFilter
-from dashboards.console.html import h, level_badge, options, page, severity_badge, state_badge, utc_short
+from dashboards.console.html import (
+    encryption_badge,
+    h,
+    level_badge,
+    options,
+    page,
+    severity_badge,
+    state_badge,
+    utc_short,
+)
 from dashboards.glossary import SEVERITIES, level_name
 from dashboards.triage import TRIAGE_STATES
 from model.alerts import Alert
@@ -107,7 +116,7 @@ def _table(f: QueueFilter, alerts: Sequence[Alert]) -> str:
 def _row(a: Alert) -> str:
     href = f"/alerts/{h(a.alert_id)}"
     ents = ", ".join(a.entities[:3]) + (f" +{len(a.entities) - 3}" if len(a.entities) > 3 else "")
-    lock = "🔒" if a.encrypted else '<span class="clear" title="cleartext">⚠ cleartext</span>'
+    lock = encryption_badge(a.channel, a.encrypted, quiet=True)
     return (
         f'<tr data-href="{href}" tabindex="0">'
         f'<td class="time"><a href="{href}">{h(utc_short(a.observed_at))}</a></td>'

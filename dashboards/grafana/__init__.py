@@ -19,7 +19,7 @@ DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": DATASOURCE_UID}
 DASHBOARD_UID = "healthdlp-overview"
 DASHBOARD_FILE = Path(__file__).resolve().parent / "healthdlp-overview.json"
 
-A = "${database}.alerts FINAL"
+A = "${database}.alerts_current"  # deduplicated (FINAL) with the current triage state
 TIME = "$__timeFilter(observed_at)"
 
 
@@ -51,7 +51,7 @@ PANELS: tuple[PanelSpec, ...] = (
         "Open alerts",
         "stat",
         f"SELECT count() AS open FROM {A} WHERE {TIME} "
-        "AND triage_state NOT IN ('resolved', 'false_positive')",
+        "AND triage_state NOT IN ('resolved', 'false_positive', 'suppressed')",
         4,
         4,
         "Alerts nobody has closed yet.",

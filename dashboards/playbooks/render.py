@@ -15,6 +15,7 @@ from dashboards.glossary import LEVEL_AUDIENCE, ClauseInfo, category_label, expl
 from dashboards.playbooks.spec import PHASE_TITLES, GradeRule, Playbook
 from dashboards.triage import TRIAGE_STATES, TriageEntry
 from model.alerts import Alert
+from model.taxonomy import CLEARTEXT_CAPABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def alert_facts(alert: Alert, grade: GradeRule | None = None) -> dict[str, str]:
         "src": alert.src or "unknown source",
         "dst": alert.dst or "unknown destination",
         "actor": alert.actor or "unknown principal",
-        "encryption": "encrypted" if alert.encrypted else "cleartext",
+        "encryption": _encryption(alert),
         "entities": ", ".join(alert.entities) or "none recorded",
         "categories": "; ".join(category_label(c) for c in alert.categories) or "none recorded",
         "max_level": str(alert.max_level),
@@ -67,6 +68,12 @@ def alert_facts(alert: Alert, grade: GradeRule | None = None) -> dict[str, str]:
         "grade": grade.grade if grade else "",
         "grade_label": grade.label if grade else "",
     }
+
+
+def _encryption(alert: Alert) -> str:
+    if alert.encrypted:
+        return "encrypted"
+    return "cleartext" if alert.channel in CLEARTEXT_CAPABLE else "not reported as encrypted"
 
 
 def render_playbook(

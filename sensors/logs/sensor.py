@@ -179,19 +179,7 @@ class LogSensor:
         checkpoint (the lines will be read again) and re-raises.
         """
         before = Counter(self._counters)
-        while True:
-            try:
-                batches = self._tailer.poll(POLL_BUDGET)
-                for reader, lines in batches:
-                    self._processor.process(reader, lines)
-                self.sink.flush()
-            except Exception:
-                self._counters["flush-failures"] += 1
-                self._rewind()
-                raise
-            self._commit()
-            if not batches:
-                break
+        self._drain(None)
         return {k: v - before.get(k, 0) for k, v in self._counters.items() if v != before.get(k, 0)}
 
     def run(self, stop: threading.Event) -> None:
@@ -199,13 +187,30 @@ class LogSensor:
         try:
             while not stop.is_set():
                 try:
-                    self.run_once()
+                    self._drain(stop)
                 except Exception as e:
                     log.error("log sensor %s: delivery failed (%s: %s); retrying from the last checkpoint",
                               self.sensor_id, type(e).__name__, e)
                 stop.wait(self.cfg.poll_interval)
         finally:
             self.close()
+
+    def _drain(self, stop: threading.Event | None) -> None:
+        """Batches until nothing is left (or ``stop``: a file written faster than we read must not
+        keep ``run`` from stopping)."""
+        while stop is None or not stop.is_set():
+            try:
+                batches = self._tailer.poll(POLL_BUDGET)
+                for reader, lines in batches:
+                    self._processor.process(reader, lines)
+                self.sink.flush()
+            except BaseException:
+                self._counters["flush-failures"] += 1
+                self._rewind()
+                raise
+            self._commit()
+            if not batches:
+                return
 
     def close(self) -> None:
         self._tailer.close()

@@ -249,6 +249,7 @@ class Tailer:
         self.path_ids: dict[str, tuple[int, int]] = {}
         self._restore = list(restored)
         self._restoring = bool(restored)
+        self._open_failed: set[str] = set()
 
     def close(self) -> None:
         for r in self.readers.values():
@@ -349,8 +350,11 @@ class Tailer:
             r = FileReader.open(path, self.max_line)
         except OSError as e:
             self.counters["open-errors"] += 1
-            log.warning("cannot open %s: %s", path, e.strerror)
+            if path not in self._open_failed:  # once per path, not once per poll
+                self._open_failed.add(path)
+                log.warning("cannot open %s: %s", path, e.strerror)
             return None
+        self._open_failed.discard(path)
         if r.identity in self.readers:  # the path moved between stat and open
             r.close()
             return self.readers[r.identity]

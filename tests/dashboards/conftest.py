@@ -79,7 +79,7 @@ ALERTS: dict[str, Alert] = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     store_pkg = pytest.importorskip("store", reason="store/ not built yet")
     if not hasattr(store_pkg, "open_store"):
@@ -92,7 +92,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     s.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console(store: Any) -> Iterator[ConsoleServer]:
     srv = start_console(store, port=0)
     yield srv

@@ -71,7 +71,7 @@ def test_queue_default_is_last_7_days_newest_first(console: ConsoleServer) -> No
         ("channel=http", ["high_http"]),
         ("level=5", ["crit"]),
         ("range=30d&channel=fhir", ["old"]),
-        ("range=1h", []),
+        ("range=1h", ["crit"]),  # last_seen 30 s into the last hour: activity overlaps
         ("rule=site-custom-rule&state=new", ["custom"]),
     ],
 )
@@ -134,6 +134,11 @@ def test_detail_shows_every_fact_and_the_playbook(console: ConsoleServer) -> Non
     assert "grade P1" in html
     assert "1. EVENT DESCRIPTION" in html and "Copy incident report draft" in html
     assert "h1a" not in html  # subject hashes are never shown
+
+
+def test_cleartext_is_only_claimed_for_network_protocols(console: ConsoleServer) -> None:
+    assert "⚠ cleartext" in get(console, f"/alerts/{ALERTS['crit'].alert_id}")[2]  # hl7-mllp
+    assert "⚠ cleartext" not in get(console, f"/alerts/{ALERTS['usb'].alert_id}")[2]  # removable media
 
 
 def test_detail_api(console: ConsoleServer) -> None:
@@ -227,6 +232,17 @@ def test_triage_json_validation(
         console, f"/api/alerts/{ALERTS['custom'].alert_id}/triage", json.dumps(body).encode(), ctype
     )
     assert got == status
+
+
+def test_triage_note_with_a_raw_identifier_is_refused(console: ConsoleServer) -> None:
+    """The store's guard refuses unmasked identifiers in notes; the analyst gets a 400, not a 500."""
+    a = ALERTS["custom"]
+    body = json.dumps({"state": "acknowledged", "who": "x", "note": "patient 11010519491231002X"}).encode()
+    status, _, text = post(console, f"/api/alerts/{a.alert_id}/triage", body, "application/json")
+    assert status == 400
+    assert "note" in json.loads(text)["problems"] and "11010519491231002X" not in text
+    _, data = get_json(console, f"/api/alerts/{a.alert_id}")
+    assert data["history"] == []
 
 
 def test_triage_unknown_alert_is_404(console: ConsoleServer) -> None:

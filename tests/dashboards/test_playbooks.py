@@ -95,6 +95,7 @@ def test_incident_report_has_the_94_sections_and_no_subject_hashes() -> None:
     assert "12 distinct data subjects" in report
     assert "L4 identifying" in report
     assert "SECRETHASH" not in report
+    assert "over usb (not reported as encrypted)" in report  # "cleartext" is for network protocols
 
 
 BAD = """\

@@ -16,8 +16,19 @@ from tests.detectors.conftest import KEY, entities
 
 def test_bundled_catalogue_has_the_v1_vocabulary(catalogue: Catalogue) -> None:
     emitted = {p.entity for p in catalogue.patterns} | {d.entity for d in catalogue.dictionaries}
-    assert {"CN_RESIDENT_ID", "PHONE_NUMBER", "EMAIL_ADDRESS", "BANK_CARD", "ICD10_CODE", "SPECIAL_DISEASE",
-            "DIAGNOSIS", "PERSON_NAME", "MEDICAL_RECORD_NUMBER", "DATE_OF_BIRTH", "DRUG"} <= emitted
+    assert {
+        "CN_RESIDENT_ID",
+        "PHONE_NUMBER",
+        "EMAIL_ADDRESS",
+        "BANK_CARD",
+        "ICD10_CODE",
+        "SPECIAL_DISEASE",
+        "DIAGNOSIS",
+        "PERSON_NAME",
+        "MEDICAL_RECORD_NUMBER",
+        "DATE_OF_BIRTH",
+        "DRUG",
+    } <= emitted
     for name, e in catalogue.entities.items():
         assert e.clause.startswith("§"), name
     assert catalogue.entities["SPECIAL_DISEASE"].level == 5
@@ -25,8 +36,16 @@ def test_bundled_catalogue_has_the_v1_vocabulary(catalogue: Catalogue) -> None:
 
 def test_every_special_disease_class_of_the_standard_is_present(catalogue: Catalogue) -> None:
     [special] = [d for d in catalogue.dictionaries if d.entity == "SPECIAL_DISEASE"]
-    assert set(special.groups) == {"sexual_reproductive", "infectious", "mental_illness", "malignant_tumour",
-                                   "hereditary", "anal", "rare", "other_incurable"}
+    assert set(special.groups) == {
+        "sexual_reproductive",
+        "infectious",
+        "mental_illness",
+        "malignant_tumour",
+        "hereditary",
+        "anal",
+        "rare",
+        "other_incurable",
+    }
     for g in special.groups.values():
         terms = [t for t in special.terms if t.group == g.name]
         assert any(t.latin for t in terms) and any(not t.latin for t in terms), g.name  # zh and en
@@ -35,9 +54,13 @@ def test_every_special_disease_class_of_the_standard_is_present(catalogue: Catal
 def _cases(cat: Catalogue) -> list[tuple[str, str, str, bool]]:
     out = []
     for p in cat.patterns:
-        out += [(p.id, p.entity, x, True) for x in p.examples] + [(p.id, p.entity, x, False) for x in p.counter_examples]
+        out += [(p.id, p.entity, x, True) for x in p.examples] + [
+            (p.id, p.entity, x, False) for x in p.counter_examples
+        ]
     for d in cat.dictionaries:
-        out += [(d.id, d.entity, x, True) for x in d.examples] + [(d.id, d.entity, x, False) for x in d.counter_examples]
+        out += [(d.id, d.entity, x, True) for x in d.examples] + [
+            (d.id, d.entity, x, False) for x in d.counter_examples
+        ]
     return out
 
 
@@ -86,10 +109,21 @@ def _errors(d: Path) -> str:
     [
         ("    validator: gb11643", "    validator: gb11634", "unknown validator 'gb11634'"),
         ("    entity: PHONE_NUMBER", "    entity: PHONE", "unknown entity 'PHONE'"),
-        ("    max_len: 18\n", "    max_len: 18\n    maxlen: 19\n", "unknown key 'maxlen'; did you mean 'max_len'?"),
-        ("    score: 0.6\n    validated_boost: 0.35", "    score: 1.6\n    validated_boost: 0.35", "'score' must be"),
-        ("    validator_data: dictionaries/icd10_who2019.txt", "    validator_data: dictionaries/nope.txt",
-         "cannot read data file"),
+        (
+            "    max_len: 18\n",
+            "    max_len: 18\n    maxlen: 19\n",
+            "unknown key 'maxlen'; did you mean 'max_len'?",
+        ),
+        (
+            "    score: 0.6\n    validated_boost: 0.35",
+            "    score: 1.6\n    validated_boost: 0.35",
+            "'score' must be",
+        ),
+        (
+            "    validator_data: dictionaries/icd10_who2019.txt",
+            "    validator_data: dictionaries/nope.txt",
+            "cannot read data file",
+        ),
         ("  - id: bank_card", "  - id: email_address", "duplicate detector id 'email_address'"),
     ],
 )
@@ -97,28 +131,40 @@ def test_pattern_errors_point_at_file_and_line(cat_dir: Path, old: str, new: str
     line = _replace(cat_dir / "patterns.yaml", old, new)
     err = _errors(cat_dir)
     assert message in err
-    hit = [ln for ln in err.splitlines() if message in ln][0]
+    hit = next(ln for ln in err.splitlines() if message in ln)
     loc = hit.split(": ", 1)[0]
     assert loc.startswith(str(cat_dir / "patterns.yaml") + ":")
     assert abs(int(loc.rsplit(":", 1)[1]) - line) <= 12  # the key's line or its detector's first line
 
 
 def test_bad_regex_reported_with_its_line(cat_dir: Path) -> None:
-    line = _replace(cat_dir / "patterns.yaml", "regex: '(?<![0-9A-Za-z])[1-9]", "regex: '(?<![0-9A-Za-z])[1-9")
+    line = _replace(
+        cat_dir / "patterns.yaml", "regex: '(?<![0-9A-Za-z])[1-9]", "regex: '(?<![0-9A-Za-z])[1-9"
+    )
     err = _errors(cat_dir)
     assert f"patterns.yaml:{line}: pattern cn_resident_id: regex does not compile" in err
 
 
 def test_all_errors_reported_at_once(cat_dir: Path) -> None:
     _replace(cat_dir / "patterns.yaml", "    validator: luhn", "    validator: lunh")
-    _replace(cat_dir / "entities.yaml", "    category: health_status\n    level: 5", "    category: health\n    level: 6")
+    _replace(
+        cat_dir / "entities.yaml",
+        "    category: health_status\n    level: 5",
+        "    category: health\n    level: 6",
+    )
     err = _errors(cat_dir)
-    assert "unknown validator 'lunh'" in err and "unknown category 'health'" in err and "'level' must be" in err
+    assert (
+        "unknown validator 'lunh'" in err and "unknown category 'health'" in err and "'level' must be" in err
+    )
 
 
 def test_term_conflicts_and_bad_icd_ranges(cat_dir: Path) -> None:
-    line = _replace(cat_dir / "dictionaries" / "diagnoses.yaml", "      - 高血压\n", "      - 高血压\n      - 艾滋病\n")
-    _replace(cat_dir / "dictionaries" / "special_diseases.yaml", "[A50-A64, N46, N97]", "[A50-A64, N46, A12, X1]")
+    line = _replace(
+        cat_dir / "dictionaries" / "diagnoses.yaml", "      - 高血压\n", "      - 高血压\n      - 艾滋病\n"
+    )
+    _replace(
+        cat_dir / "dictionaries" / "special_diseases.yaml", "[A50-A64, N46, N97]", "[A50-A64, N46, A12, X1]"
+    )
     err = _errors(cat_dir)
     assert "term '艾滋病' also in special_disease/infectious" in err
     assert "unknown ICD-10 code 'A12'" in err

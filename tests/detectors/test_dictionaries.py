@@ -71,15 +71,22 @@ def test_special_disease_must_not_flag(engine: Engine, text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["既往高血压病史10年", "diagnosis: type 2 diabetes", "patient had a stroke", "社区获得性肺炎", "Hypertension, stage 2",
-     "COPD exacerbation"],
+    [
+        "既往高血压病史10年",
+        "diagnosis: type 2 diabetes",
+        "patient had a stroke",
+        "社区获得性肺炎",
+        "Hypertension, stage 2",
+        "COPD exacerbation",
+    ],
 )
 def test_diagnosis_must_flag(engine: Engine, text: str) -> None:
     assert "DIAGNOSIS" in entities(engine, text)
 
 
 @pytest.mark.parametrize(
-    "text", ["hypertensive", "keystroke logger", "a stroke of luck", "中风险地区", "goutte", "copd", "asthmatic"]
+    "text",
+    ["hypertensive", "keystroke logger", "a stroke of luck", "中风险地区", "goutte", "copd", "asthmatic"],
 )
 def test_diagnosis_must_not_flag(engine: Engine, text: str) -> None:
     assert "DIAGNOSIS" not in entities(engine, text)
@@ -95,7 +102,9 @@ def test_longest_term_wins(engine: Engine) -> None:
     assert (f.start, f.end) == (0, 15)
 
 
-@pytest.mark.parametrize("text", ["医嘱：阿司匹林 100mg qd", "prescribed metformin 500 mg", "Insulin glargine"])
+@pytest.mark.parametrize(
+    "text", ["医嘱：阿司匹林 100mg qd", "prescribed metformin 500 mg", "Insulin glargine"]
+)
 def test_drug_must_flag(engine: Engine, text: str) -> None:
     assert "DRUG" in entities(engine, text)
 

@@ -35,8 +35,13 @@ def test_mask_table(style: str, value: str, note: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "style, value, kept",
-    [("resident_id", "310115198511204515", 10), ("phone", "13912345678", 7), ("bank_card", "6217000123456789019", 8),
-     ("record_number", "00384751", 2), ("date", "19491231", 4)],
+    [
+        ("resident_id", "310115198511204515", 10),
+        ("phone", "13912345678", 7),
+        ("bank_card", "6217000123456789019", 8),
+        ("record_number", "00384751", 2),
+        ("date", "19491231", 4),
+    ],
 )
 def test_no_digits_beyond_the_kept_ones(style: str, value: str, kept: int) -> None:
     out = mask(style, value)

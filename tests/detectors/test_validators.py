@@ -151,7 +151,9 @@ def test_en_name_rejects_stopwords_and_has_no_opinion_otherwise() -> None:
     assert en_name("John Smith").ok is None
 
 
-@pytest.mark.parametrize("value, ok", [("ZY20230012345", True), ("00384751", True), ("0000000", False), ("AB12", False)])
+@pytest.mark.parametrize(
+    "value, ok", [("ZY20230012345", True), ("00384751", True), ("0000000", False), ("AB12", False)]
+)
 def test_record_number_table(value: str, ok: bool) -> None:
     assert record_number(value).ok is ok
 

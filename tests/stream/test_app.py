@@ -36,13 +36,13 @@ def cn_id(base17: str) -> str:
 
 
 def cleartext_event(i: int) -> Event:
-    body = f"患者姓名:张三 身份证号:{cn_id(f'1101051949{1000000 + i:07d}')} 诊断:2型糖尿病".encode()
+    body = f"患者姓名:张三 身份证号:{cn_id(f'11010519490101{i:03d}')} 诊断:2型糖尿病".encode()
     return Event(f"ct-{i}", "s1", 1_700_000_000.0 + i, "net", "http", src=Endpoint("10.0.0.5", 40000 + i),
                  dst=Endpoint("10.0.0.9", 80), content=body, content_type="text/plain", size=len(body))
 
 
 def usb_event(i: int, actor: str = "nurse1") -> Event:
-    body = f"姓名:李{i} 身份证:{cn_id(f'1101051949{2000000 + i:07d}')} 诊断:高血压".encode()
+    body = f"姓名:李{i} 身份证:{cn_id(f'11010519490202{i:03d}')} 诊断:高血压".encode()
     return Event(f"usb-{actor}-{i}", "s1", 1_700_000_000.0 + i, "log", "usb", actor=actor, device="USB-1",
                  content=body, size=len(body))
 

@@ -79,7 +79,7 @@ def _device(rec: dict[str, Any], ctx: LineContext) -> dict[str, Any]:
         raise _fail("field-type", ctx, f"field 'device' must be an object, not {_type_name(dev)}")
     bus = _require_str(dev, "bus", ctx, "device.")
     if bus not in BUSES:
-        raise _fail("field-value", ctx, f"field 'device.bus' must be one of {', '.join(BUSES)}, not {bus!r}")
+        raise _fail("field-value", ctx, f"field 'device.bus' must be one of {', '.join(BUSES)}")
     out: dict[str, Any] = {"bus": bus}
     for k in _DEVICE_STR:
         out[k] = _optional_str(dev, k, ctx, "device.")
@@ -87,7 +87,8 @@ def _device(rec: dict[str, Any], ctx: LineContext) -> dict[str, Any]:
     if removable is None:
         removable = bus in _REMOVABLE_BY_DEFAULT
     elif not isinstance(removable, bool):
-        raise _fail("field-type", ctx, f"field 'device.removable' must be true or false, not {removable!r}")
+        raise _fail("field-type", ctx,
+                    f"field 'device.removable' must be true or false, not {_type_name(removable)}")
     out["removable"] = removable
     return out
 
@@ -157,7 +158,8 @@ class FileCopyParser(StatelessParser):
         rec = load_object(line, ctx)
         v = rec.get("v", SCHEMA_VERSION)
         if v != SCHEMA_VERSION:
-            raise _fail("schema-version", ctx, f"file-copy schema version {v!r} is not {SCHEMA_VERSION}")
+            raise _fail("schema-version", ctx,
+                        f"file-copy schema version {str(v)[:8]} is not {SCHEMA_VERSION}")
         if rec.get("ts") is None:
             raise _fail("field-missing", ctx, "required field 'ts' is missing")
         ts_raw = rec["ts"]
@@ -166,7 +168,7 @@ class FileCopyParser(StatelessParser):
                         f"{_type_name(ts_raw)}")
         ts = parse_timestamp(ts_raw)
         if ts is None:
-            raise _fail("field-value", ctx, f"field 'ts' is not ISO-8601 or epoch: {str(ts_raw)[:40]!r}")
+            raise _fail("field-value", ctx, "field 'ts' is neither ISO-8601 nor an epoch number")
         user, host, path, dest = (_require_str(rec, k, ctx) for k in _REQUIRED_STR)
         if rec.get("size") is None:
             raise _fail("field-missing", ctx, "required field 'size' is missing")
@@ -176,7 +178,7 @@ class FileCopyParser(StatelessParser):
         action = _optional_str(rec, "action", ctx) or "copy"
         if action not in ACTIONS:
             raise _fail("field-value", ctx,
-                        f"field 'action' must be one of {', '.join(ACTIONS)}, not {action!r}")
+                        f"field 'action' must be one of {', '.join(ACTIONS)}")
         sha = _optional_str(rec, "sha256", ctx)
         if sha and not _SHA256.match(sha):
             raise _fail("field-value", ctx, "field 'sha256' must be 64 hexadecimal digits")

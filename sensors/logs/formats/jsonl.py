@@ -63,7 +63,7 @@ def port(rec: dict[str, Any], key: str, ctx: LineContext) -> int | None:
     if isinstance(v, str) and v.isdigit():
         v = int(v)
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 65535:
-        raise ParseError("field-type", f"{ctx.where}: field {key!r} must be a port number, got {v!r}")
+        raise ParseError("field-type", f"{ctx.where}: field {key!r} must be a port number (0-65535)")
     return v
 
 

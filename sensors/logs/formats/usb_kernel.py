@@ -37,6 +37,8 @@ _ISO = re.compile(
 )
 _MONO_HOST = re.compile(r"^\[\s*(?P<mono>\d+\.\d+)\]\s+(?P<host>\S+)\s+(?P<rest>kernel:.*)$")
 _PROG = re.compile(r"^(?P<prog>[A-Za-z][\w./@-]*)(?:\[\d+\])?:\s*(?P<rest>.*)$")
+#: ``dmesg -r`` / /dev/kmsg priority ("<6>") and ``dmesg -x`` facility:level ("kern  :info  : ").
+_LEVEL = re.compile(r"^(?:<\d{1,3}>|[a-z]+\s*:[a-z]+\s*: )")
 _KTIME = re.compile(
     r"^(?:\[\s*(?P<mono>\d+\.\d+)\]"
     r"|\[(?P<ctime>[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d \d{4})\])\s*(?P<rest>.*)$"
@@ -110,6 +112,9 @@ def split_prefix(text: str, reference: float) -> _Prefix | None:
         if p is None or p["prog"] != "kernel":
             return None
         rest = p["rest"]
+    lv = _LEVEL.match(rest)
+    if lv is not None:
+        rest = rest[lv.end():]
     k = _KTIME.match(rest)
     if k is not None:
         if k["mono"]:

@@ -62,13 +62,31 @@ def test_invalid_id_typed_ni_is_not_a_resident_id(engine: Engine) -> None:
 
 def test_adt_grades_level_4_and_with_hiv_level_5(engine: Engine) -> None:
     no_special = ADT.replace("DG1|2||B20.1^HIV感染^I10||20231125|A\r", "")
-    ev = Event(event_id="e1", sensor_id="s", observed_at=0.0, source_kind="net", channel="hl7-mllp",
-               src=None, dst=None, content=no_special.encode("utf-8"))
+    ev = Event(
+        event_id="e1",
+        sensor_id="s",
+        observed_at=0.0,
+        source_kind="net",
+        channel="hl7-mllp",
+        src=None,
+        dst=None,
+        content=no_special.encode("utf-8"),
+    )
     r = engine.scan(ev)
     assert r.record_level == 4 and "direct identifier" in r.grading_reason
     assert len(r.subject_hashes) == 1  # PID-3 and PID-19 carry the same ID: one subject
-    r5 = engine.scan(Event(event_id="e2", sensor_id="s", observed_at=0.0, source_kind="net", channel="hl7-mllp",
-                           src=None, dst=None, content=ADT.encode("utf-8")))
+    r5 = engine.scan(
+        Event(
+            event_id="e2",
+            sensor_id="s",
+            observed_at=0.0,
+            source_kind="net",
+            channel="hl7-mllp",
+            src=None,
+            dst=None,
+            content=ADT.encode("utf-8"),
+        )
+    )
     assert r5.record_level == 5
 
 

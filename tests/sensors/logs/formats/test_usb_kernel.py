@@ -120,6 +120,8 @@ def test_december_line_read_in_january_is_last_year() -> None:
         ("Nov 25 09:15:02.123456 ws-onc-042 kernel: ",
          datetime(2024, 11, 25, 9, 15, 2, 123456).timestamp()),  # journalctl -o short-precise
         ("[ 5013.521234] ws-onc-042 kernel: ", MTIME),  # journalctl -o short-monotonic
+        ("<6>[ 5013.521234] ", MTIME),  # dmesg -r
+        ("kern  :info  : [ 5013.521234] ", MTIME),  # dmesg -x
     ],
 )
 def test_timestamp_prefixes(prefix: str, expected: float) -> None:
