@@ -7,6 +7,7 @@ conftest.py), which is the point: the SQL must mean the same thing in both place
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from dataclasses import replace
@@ -84,14 +85,12 @@ def test_version_grows_with_last_seen() -> None:
     ],
 )
 def test_check_alert_names_the_field(change: dict[str, object], field: str) -> None:
-    with pytest.raises(ValueError, match=f"field '{field.replace('[', '.').replace(']', '.')}'") as ei:
+    with pytest.raises(ValueError, match=re.escape(f"field '{field}'")) as ei:
         check_alert(make_alert(1, **change))
     assert RAW_ID not in str(ei.value)
 
 
 # -- integration ---------------------------------------------------------------------------------
-
-pytestmark_integration = pytest.mark.integration
 
 
 def _table_names(store: AlertStore) -> set[str]:
@@ -106,16 +105,26 @@ def _db(store: AlertStore) -> str:
 @pytest.mark.integration
 def test_migrate_twice_is_idempotent_and_gated(store: AlertStore) -> None:
     names = [m.name for m in load_migrations()]
-    assert set(_table_names(store)) >= {"alerts", "alert_triage", "dead_letters", "schema_migrations", "alerts_current"}
+    assert set(_table_names(store)) >= {
+        "alerts",
+        "alert_triage",
+        "dead_letters",
+        "schema_migrations",
+        "alerts_current",
+    }
     assert store.migrate() == []
-    recorded = store.select(f"SELECT name, gated_off, server_version FROM {_db(store)}.schema_migrations ORDER BY name")
+    recorded = store.select(
+        f"SELECT name, gated_off, server_version FROM {_db(store)}.schema_migrations ORDER BY name"
+    )
     assert [r["name"] for r in recorded] == names
     assert all(r["server_version"] == store.server_version for r in recorded)
     core = recorded[0]
     cols = {
         r["name"]: r["type"]
-        for r in store.select("SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'alerts'",
-                              {"db": _db(store)})  # fmt: skip
+        for r in store.select(
+            "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = 'alerts'",
+            {"db": _db(store)},
+        )
     }
     ddl = store.select(f"SHOW CREATE TABLE {_db(store)}.dead_letters")[0]["statement"]
     if parse_version(store.server_version) >= (20, 1):
@@ -153,7 +162,9 @@ def test_concurrent_migrators_agree(store_cfg: StoreConfig) -> None:
         names = [m.name for m in load_migrations()]
         assert sorted({n for a in applied for n in a}) == names
         assert stores[0].migrate() == []
-        got = stores[0].select(f"SELECT DISTINCT name FROM {store_cfg.database}.schema_migrations ORDER BY name")
+        got = stores[0].select(
+            f"SELECT DISTINCT name FROM {store_cfg.database}.schema_migrations ORDER BY name"
+        )
         assert [r["name"] for r in got] == names
     finally:
         for s in stores:
@@ -237,8 +248,13 @@ def test_replayed_alerts_collapse(store: AlertStore) -> None:
 @pytest.mark.integration
 def test_updated_alert_replaces_older_version(store: AlertStore) -> None:
     first = make_alert(1, subjects=3, severity="critical", subject_hashes=("a", "b", "c"))
-    grown = replace(first, subjects=7, severity="low", last_seen=first.last_seen + 60,
-                    subject_hashes=("a", "b", "c", "d", "e", "f", "g"))  # fmt: skip
+    grown = replace(
+        first,
+        subjects=7,
+        severity="low",
+        last_seen=first.last_seen + 60,
+        subject_hashes=("a", "b", "c", "d", "e", "f", "g"),
+    )
     store.insert_alerts([grown])
     store.insert_alerts([first])  # the older version arrives late: it must not win
     [got] = store.query_alerts()
@@ -269,7 +285,8 @@ def test_triage_history_and_current_state(store: AlertStore) -> None:
     store.insert_alerts([make_alert(1)])
     assert store.query_alerts(triage_state="resolved")[0].alert_id == "alert-0001"
     view = store.select(
-        f"SELECT triage_state, triage_note, triage_who FROM {_db(store)}.alerts_current WHERE alert_id = %(id)s",
+        f"SELECT triage_state, triage_note, triage_who FROM {_db(store)}.alerts_current "
+        "WHERE alert_id = %(id)s",
         {"id": "alert-0001"},
     )
     assert view == [{"triage_state": "resolved", "triage_note": "approved transfer", "triage_who": "lead"}]
@@ -286,7 +303,9 @@ def test_triage_history_and_current_state(store: AlertStore) -> None:
 def test_dead_letters_are_stored_without_payload(store: AlertStore) -> None:
     payload = f"MSH|^~\\&|HIS|...|PID|||{RAW_ID}||王五||19491231|M".encode()
     letters = [
-        DeadLetter("decode", "hl7-invalid", f"segment PID malformed near {RAW_ID}", "topic/0/42", NOW, payload),
+        DeadLetter(
+            "decode", "hl7-invalid", f"segment PID malformed near {RAW_ID}", "topic/0/42", NOW, payload
+        ),
         DeadLetter("decode", "hl7-invalid", "no MSH segment", "topic/0/43", NOW, b"garbage"),
         DeadLetter("net-sensor", "pcap-truncated", "capture ended mid-packet", "/tmp/x.pcap", NOW),
     ]
@@ -320,8 +339,8 @@ def test_select_types_are_the_same_on_both_backends(store: AlertStore) -> None:
         "SELECT toUInt64(18446744073709551615) AS big, toInt8(-3) AS small, 1.25 AS f, "
         "toDateTime(1704164645) AS dt, toDate('2024-01-02') AS d, ['a', 'b'] AS arr, "
         "CAST(NULL AS Nullable(String)) AS n, toUUID('00000000-0000-0000-0000-000000000001') AS u, "
-        "%(s)s AS s, %(xs)s AS xs, has(%(xs)s, 'y') AS hit"
-        , {"s": "张三 \\ ' \n", "xs": ["x", "y"]}  # fmt: skip
+        "%(s)s AS s, %(xs)s AS xs, has(%(xs)s, 'y') AS hit",
+        {"s": "张三 \\ ' \n", "xs": ["x", "y"]},
     )
     assert row == {
         "big": 2**64 - 1,
@@ -349,9 +368,9 @@ def test_select_refuses_writes_and_second_statements(store: AlertStore) -> None:
         with pytest.raises(ValueError):
             store.select(sql)
     hostile = "alert-0001'; DROP TABLE " + _db(store) + ".alerts; --"
-    assert store.select(f"SELECT count() AS n FROM {_db(store)}.alerts WHERE alert_id = %(id)s", {"id": hostile}) == [
-        {"n": 0}
-    ]
+    assert store.select(
+        f"SELECT count() AS n FROM {_db(store)}.alerts WHERE alert_id = %(id)s", {"id": hostile}
+    ) == [{"n": 0}]
     assert store.count_alerts() == 1
 
 
@@ -363,7 +382,7 @@ def test_database_errors_are_store_errors(store: AlertStore) -> None:
     assert "Stack trace" not in str(ei.value)
 
 
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 @pytest.mark.integration

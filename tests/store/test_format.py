@@ -10,18 +10,36 @@ from store.format import display_width, fit, format_jsonl, format_table, printab
 
 def _alert(**kw: object) -> Alert:
     d: dict[str, object] = dict(
-        alert_id="a1", rule_id="bulk-export-cleartext", rule_version=2, title="t", severity="critical",
-        clauses=("§7.2",), channel="hl7-mllp", src="10.1.2.3:40000", dst="203.0.113.9:2575", actor="his",
-        encrypted=False, entities=("cn_resident_id", "patient_name"), categories=("personal_attribute",),
-        max_level=4, subjects=120, evidence=("110***********002X", "张*"), subject_hashes=("h",),
-        event_ids=("e",), observed_at=1704164645.25, last_seen=1704164700.5, details={"k": "v"},
-    )  # fmt: skip
+        alert_id="a1",
+        rule_id="bulk-export-cleartext",
+        rule_version=2,
+        title="t",
+        severity="critical",
+        clauses=("§7.2",),
+        channel="hl7-mllp",
+        src="10.1.2.3:40000",
+        dst="203.0.113.9:2575",
+        actor="his",
+        encrypted=False,
+        entities=("cn_resident_id", "patient_name"),
+        categories=("personal_attribute",),
+        max_level=4,
+        subjects=120,
+        evidence=("110***********002X", "张*"),
+        subject_hashes=("h",),
+        event_ids=("e",),
+        observed_at=1704164645.25,
+        last_seen=1704164700.5,
+        details={"k": "v"},
+    )
     d.update(kw)
     return Alert(**d)  # type: ignore[arg-type]
 
 
 def test_table_has_header_rows_and_count() -> None:
-    out = format_table([_alert(), _alert(alert_id="a2", severity="low", encrypted=True, max_level=0)], width=200)
+    out = format_table(
+        [_alert(), _alert(alert_id="a2", severity="low", encrypted=True, max_level=0)], width=200
+    )
     lines = out.splitlines()
     assert lines[0].startswith("TIME (UTC)")
     assert "EVIDENCE" in lines[0]

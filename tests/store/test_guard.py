@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from store.guard import BANK_CARD, MOBILE, RESIDENT_ID, find_identifiers, luhn_valid, redact, resident_id_valid
+from store.guard import (
+    BANK_CARD,
+    MOBILE,
+    RESIDENT_ID,
+    find_identifiers,
+    luhn_valid,
+    redact,
+    resident_id_valid,
+)
 
 
 def _with_id_check(first17: str) -> str:
@@ -86,6 +94,8 @@ def test_redact_replaces_every_identifier_and_keeps_the_rest() -> None:
     text = f"bad row: id={ID_X} card={CARD16} tel=13812345678 end"
     out = redact(text)
     assert ID_X not in out and CARD16 not in out and "13812345678" not in out
-    assert out.startswith("bad row: id=[redacted CN resident identity number] card=[redacted bank card number]")
+    assert out.startswith(
+        "bad row: id=[redacted CN resident identity number] card=[redacted bank card number]"
+    )
     assert out.endswith("tel=[redacted CN mobile number] end")
     assert redact("nothing here 12345") == "nothing here 12345"

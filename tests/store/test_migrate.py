@@ -80,7 +80,9 @@ def test_new_server_gets_gated_clauses() -> None:
     assert r.gated_off == ()
 
 
-@pytest.mark.parametrize(("version", "expect_index"), [(OLD, False), ((21, 7), False), ((21, 8), True), (NEW, True)])
+@pytest.mark.parametrize(
+    ("version", "expect_index"), [(OLD, False), ((21, 7), False), ((21, 8), True), (NEW, True)]
+)
 def test_requires_gates_whole_statements(version: tuple[int, ...], expect_index: bool) -> None:
     mig = next(m for m in load_migrations() if m.name == "0003_subject_index")
     r = render(mig, version, "healthdlp")
@@ -90,8 +92,12 @@ def test_requires_gates_whole_statements(version: tuple[int, ...], expect_index:
 
 def test_feature_threshold_is_inclusive() -> None:
     since = FEATURES["ttl"].since
-    mig = Migration(1, "0001_t", "CREATE TABLE IF NOT EXISTS {{db}}.t (x UInt8) ENGINE = MergeTree ORDER BY x "
-                    "{{ttl toDate('2000-01-01') + INTERVAL 1 DAY}}")  # fmt: skip
+    mig = Migration(
+        1,
+        "0001_t",
+        "CREATE TABLE IF NOT EXISTS {{db}}.t (x UInt8) ENGINE = MergeTree ORDER BY x "
+        "{{ttl toDate('2000-01-01') + INTERVAL 1 DAY}}",
+    )
     assert "TTL" in render(mig, since, "d").statements[0]
     assert "TTL" not in render(mig, (since[0], since[1] - 1), "d").statements[0]
 
@@ -104,14 +110,20 @@ def test_database_is_substituted_and_checked() -> None:
 
 
 def test_unknown_macro_is_an_error() -> None:
-    mig = Migration(1, "0001_t", "CREATE TABLE IF NOT EXISTS {{db}}.t (x {{lowcardinality String}}) ENGINE = Memory")
+    mig = Migration(
+        1, "0001_t", "CREATE TABLE IF NOT EXISTS {{db}}.t (x {{lowcardinality String}}) ENGINE = Memory"
+    )
     with pytest.raises(ValueError, match="unknown macro"):
         render(mig, NEW, "d")
 
 
 def test_macros_in_comments_are_not_rendered_or_counted() -> None:
-    mig = Migration(1, "0001_t", "-- uses {{ttl x}} and {{codec y}} later\nCREATE TABLE IF NOT EXISTS {{db}}.t "
-                    "(x UInt8) ENGINE = Memory")  # fmt: skip
+    mig = Migration(
+        1,
+        "0001_t",
+        "-- uses {{ttl x}} and {{codec y}} later\nCREATE TABLE IF NOT EXISTS {{db}}.t "
+        "(x UInt8) ENGINE = Memory",
+    )
     r = render(mig, OLD, "d")
     assert r.gated_off == ()
     assert r.statements == ("CREATE TABLE IF NOT EXISTS d.t (x UInt8) ENGINE = Memory",)
