@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 #: ``max_request_size`` (1,048,576), so batches are split to stay below both.
 MESSAGE_LIMIT = 1_000_000
 
+#: Bounds on what waits in the buffer across all principals before every group is sent: many
+#: principals with a few events each must still make large messages, but memory stays bounded.
+MAX_BUFFERED_GROUPS_OF_BATCH = 64
+MAX_BUFFERED_BYTES = 32 << 20
+
 #: How long a partial batch may wait in the buffer before a background send (seconds).
 DEFAULT_MAX_BATCH_AGE = 1.0
 
@@ -117,6 +122,7 @@ class KafkaSink:
         self._lock = threading.Lock()
         self._buffer: dict[str, list[Event]] = {}
         self._buffered = 0
+        self._buffered_bytes = 0
         self._oldest = 0.0
         self._failures: list[str] = []
         self._counts = {
@@ -188,11 +194,13 @@ class KafkaSink:
                 self._oldest = self._clock()
             group.append(event)
             self._buffered += 1
+            self._buffered_bytes += len(event.content)
             if len(group) >= self.cfg.batch_events:
                 ready.append((key, self._buffer.pop(key)))
                 self._buffered -= len(group)
-            elif self._buffered >= self.cfg.batch_events * 4:
-                # many principals with few events each: do not let the buffer grow unbounded
+                self._buffered_bytes -= sum(len(e.content) for e in group)
+            elif (self._buffered >= self.cfg.batch_events * MAX_BUFFERED_GROUPS_OF_BATCH
+                  or self._buffered_bytes >= MAX_BUFFERED_BYTES):
                 ready.extend(self._drain_locked())
         for key, events in ready:
             self._send_events(key, events)
@@ -255,6 +263,7 @@ class KafkaSink:
         ready = list(self._buffer.items())
         self._buffer = {}
         self._buffered = 0
+        self._buffered_bytes = 0
         return ready
 
     def _tick(self) -> None:

@@ -162,14 +162,14 @@ class AlertStore:
     def __init__(self, cfg: StoreConfig, transport: Transport) -> None:
         self.backend: str = transport.name
         self._cfg = cfg
-        self._db = check_identifier(cfg.database, "store.database")
         self._t = transport
         self._lock = threading.RLock()
         self._last_triage_at = 0.0
         try:
+            self._db = check_identifier(cfg.database, "store.database")
             res = transport.query("SELECT version(), timezone()")
         except Exception:
-            transport.close()
+            transport.close()  # the chdb session is shared: never leak a reference
             raise
         self.server_version: str = str(res.rows[0][0])
         self._tz = ZoneInfo(str(res.rows[0][1]) or "UTC")
@@ -369,6 +369,7 @@ def open_store(cfg: StoreConfig) -> AlertStore:
 
     Call :meth:`AlertStore.migrate` once at startup; it is cheap when the schema is current.
     """
+    check_identifier(cfg.database, "store.database")
     return AlertStore(cfg, open_transport(cfg))
 
 

@@ -104,7 +104,7 @@ def format_table(alerts: Sequence[Alert], *, width: int = 180, tz: tzinfo = UTC)
         lines.append("  ".join(fit(c, w) for c, w in zip(cells, widths, strict=True)).rstrip())
     n = len(alerts)
     lines.append(f"{n} alert{'s' if n != 1 else ''}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)  # no trailing newline: made for print()
 
 
 def format_jsonl(alerts: Sequence[Alert]) -> str:

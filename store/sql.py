@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -34,19 +34,32 @@ def check_identifier(name: str, what: str = "identifier") -> str:
     return name
 
 
-def _escape_str(s: str) -> str:
-    out: list[str] = []
-    for ch in s:
-        o = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "'":
-            out.append("\\'")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+#: Backslash, quote and control characters escaped; everything else (all of Unicode) as is.
+#: ``str.translate`` keeps quoting at C speed: inserts on chdb quote every value of every row.
+_ESCAPES: dict[int, str] = {o: f"\\x{o:02x}" for o in [*range(0x20), 0x7F]}
+_ESCAPES[ord("\\")] = "\\\\"
+_ESCAPES[ord("'")] = "\\'"
+
+
+def _quote_float(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return repr(value)
+
+
+def _quote_seq(value: list[Any] | tuple[Any, ...]) -> str:
+    return "[" + ", ".join([quote(v) for v in value]) + "]"
+
+
+def _quote_str(value: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError("string is not valid UTF-8 (lone surrogate)") from e
+    return "'" + value.translate(_ESCAPES) + "'"
 
 
 def quote(value: Any) -> str:
@@ -58,6 +71,9 @@ def quote(value: Any) -> str:
     ``None`` becomes NULL. Anything else (bytes, dicts, objects) is refused: raw payload bytes
     must never reach the database, and a dict has no single literal form in both versions.
     """
+    fast = _FAST.get(type(value))
+    if fast is not None:
+        return fast(value)
     if value is None:
         return "NULL"
     if isinstance(value, Enum):
@@ -67,26 +83,29 @@ def quote(value: Any) -> str:
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
+        return _quote_float(value)
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ValueError("string is not valid UTF-8 (lone surrogate)") from e
-        return "'" + _escape_str(value) + "'"
+        return _quote_str(value)
     if isinstance(value, datetime):
         ts = value.timestamp() if value.tzinfo is not None else value.replace(tzinfo=UTC).timestamp()
         return f"toDateTime({int(ts)})"
     if isinstance(value, date):
         return f"toDate('{value.isoformat()}')"
-    if isinstance(value, (list, tuple, frozenset, set)):
-        items = sorted(value) if isinstance(value, (set, frozenset)) else value
-        return "[" + ", ".join(quote(v) for v in items) + "]"
+    if isinstance(value, (list, tuple)):
+        return _quote_seq(value)
+    if isinstance(value, (set, frozenset)):
+        return _quote_seq(sorted(value))
     raise TypeError(f"cannot quote a value of type {type(value).__name__} as a ClickHouse literal")
+
+
+#: Exact-type fast paths (bool is not int here: type(True) is bool, handled below).
+_FAST: dict[type, Callable[[Any], str]] = {
+    str: _quote_str,
+    int: str,
+    float: _quote_float,
+    list: _quote_seq,
+    tuple: _quote_seq,
+}
 
 
 def _scan(sql: str) -> Iterator[tuple[str, int, int]]:

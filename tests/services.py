@@ -93,7 +93,7 @@ def start_clickhouse() -> Service:
     binary = shutil.which("clickhouse-server") or shutil.which("clickhouse")
     if binary is None or not os.path.exists(CLICKHOUSE_CONFIG):
         raise FileNotFoundError("ClickHouse server not installed: apt-get install clickhouse-server")
-    tcp, http = free_port(), free_port()
+    tcp, http, interserver = free_port(), free_port(), free_port()
     workdir = Path(tempfile.mkdtemp(prefix="healthdlp-clickhouse-"))
     (workdir / "tmp").mkdir()
     log = workdir / "log"
@@ -102,7 +102,7 @@ def start_clickhouse() -> Service:
         f"--config-file={CLICKHOUSE_CONFIG}", "--",
         f"--path={workdir}/", f"--tmp_path={workdir}/tmp/",
         f"--logger.log={log}", f"--logger.errorlog={workdir}/err",
-        f"--tcp_port={tcp}", f"--http_port={http}",
+        f"--tcp_port={tcp}", f"--http_port={http}", f"--interserver_http_port={interserver}",
         "--listen_host=127.0.0.1",
     ]
     with (workdir / "stdout").open("wb") as out:

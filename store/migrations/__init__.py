@@ -1,0 +1,1 @@
+"""Numbered SQL migrations (data files, applied in order by store.migrate)."""

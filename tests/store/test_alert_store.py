@@ -416,3 +416,15 @@ def test_chdb_persists_and_allows_one_path(store_cfg: StoreConfig, tmp_path: obj
         reopened.close()
     elsewhere = open_store(other)  # now another path may be opened
     elsewhere.close()
+
+
+def test_bad_database_name_is_refused_before_connecting(tmp_path: object) -> None:
+    for backend in ("chdb", "clickhouse"):
+        cfg = StoreConfig(backend=backend, chdb_path=str(tmp_path), port=1, database="x; DROP DATABASE y")
+        with pytest.raises(ValueError, match="plain identifier"):
+            open_store(cfg)
+
+
+def test_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="unknown store backend"):
+        open_store(StoreConfig(backend="sqlite"))
