@@ -239,7 +239,7 @@ def cmd_detectors(args: argparse.Namespace) -> int:
     engine = build_engine(cfg.detectors, b"listing-only")
     for d in engine.describe():
         ex = "; ".join(getattr(d, "examples", ())[:2])
-        print(f"{d.id:32s} {d.entity_type:26s} {str(getattr(d.category, 'value', d.category)):22s} "
+        print(f"{d.id:32s} {d.entity_type:26s} {getattr(d.category, 'value', d.category)!s:22s} "
               f"L{d.level}  {d.kind:10s} {ex}")
     return 0
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from model.config import Config, load_hash_key
+from model.events import DeadLetter
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
@@ -26,7 +29,7 @@ def demo_config(cfg: Config) -> Config:
     )
 
 
-def run_demo(cfg: Config, console: bool = False, out: object = None) -> int:
+def run_demo(cfg: Config, console: bool = False, out: TextIO | None = None) -> int:
     from healthdlp.embedded import DeadLetterFile, run_offline
     from store import open_store
     from store.format import format_table
@@ -44,7 +47,7 @@ def run_demo(cfg: Config, console: bool = False, out: object = None) -> int:
     pipeline = build_pipeline(cfg, load_hash_key(cfg))
     dl_file = DeadLetterFile(cfg.dead_letter_path)
 
-    def on_dead(letters: list) -> None:  # type: ignore[type-arg]
+    def on_dead(letters: Sequence[DeadLetter]) -> None:
         dl_file.write(letters)
         store.record_dead_letters(letters)
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from healthdlp.synth import Synth, csv_export, hl7_adt, patient_json
 from sensors.net import craft
 
 OUT = Path(__file__).resolve().parent / "samples"
-T0 = datetime(2026, 11, 20, 1, 12, 0, tzinfo=timezone.utc)  # 09:12 in Beijing
+T0 = datetime(2026, 11, 20, 1, 12, 0, tzinfo=UTC)  # 09:12 in Beijing
 
 
 def _conv(client: str, server: str, sport: int, dport: int, t: float) -> craft.Conversation:

@@ -9,15 +9,15 @@ from model.yamlsrc import ConfigError, ConfigIssue
 
 __all__ = [
     "ALERT_SCHEMA_VERSION",
-    "Alert",
     "CHANNELS",
     "CLEARTEXT_CAPABLE",
+    "EVENT_SCHEMA_VERSION",
+    "Alert",
     "Config",
     "ConfigError",
     "ConfigIssue",
     "DataCategory",
     "DeadLetter",
-    "EVENT_SCHEMA_VERSION",
     "Endpoint",
     "Event",
     "Explanation",

@@ -8,9 +8,10 @@ ReplacingMergeTree in the store collapses the copies.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 ALERT_SCHEMA_VERSION = 1
 
@@ -72,7 +73,7 @@ class Alert:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Alert":
+    def from_dict(cls, d: Mapping[str, Any]) -> Alert:
         return cls(
             alert_id=str(d["alert_id"]),
             rule_id=str(d["rule_id"]),
@@ -112,7 +113,7 @@ def make_alert_id(rule_id: str, rule_version: int, keys: Iterable[str]) -> str:
 
 
 def iso_utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z"
     )
 
@@ -125,5 +126,5 @@ def parse_time(v: Any) -> float:
         s = s[:-1] + "+00:00"
     dt = datetime.fromisoformat(s)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()

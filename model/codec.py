@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from model.alerts import Alert
 from model.events import EVENT_SCHEMA_VERSION, DeadLetter, Endpoint, Event, TlsInfo

@@ -11,9 +11,10 @@ import dataclasses
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from model.yamlsrc import ConfigError, ConfigIssue, LineDict, load_yaml_file, unknown_key_message, where
 
@@ -103,7 +104,7 @@ class Config:
     logs: LogsConfig = field(default_factory=LogsConfig)
     source: str = "<defaults>"  # where the config came from, for messages
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
 

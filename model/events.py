@@ -8,8 +8,9 @@ that a worker can refuse (dead-letter) an event it does not understand instead o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 EVENT_SCHEMA_VERSION = 1
 

@@ -7,10 +7,10 @@ analyst can go from an alert straight to the clause that governs it.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class DataCategory(str, Enum):
+class DataCategory(StrEnum):
     """The six data categories of GB/T 39725-2020 §6.1, Table 1."""
 
     PERSONAL_ATTRIBUTE = "personal_attribute"  # 个人属性数据
@@ -34,7 +34,7 @@ LEVEL_NAMES: dict[int, str] = {
 }
 
 
-class SourceKind(str, Enum):
+class SourceKind(StrEnum):
     """Where an event was observed."""
 
     NET = "net"
@@ -72,7 +72,7 @@ CLEARTEXT_CAPABLE: frozenset[str] = frozenset(
 )
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """Alert severity, ordered."""
 
     INFO = "info"

@@ -7,9 +7,10 @@ errors that point at the line, all of them at once, not a stack trace on the fir
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 

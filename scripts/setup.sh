@@ -21,7 +21,8 @@ digest="$(cat pyproject.toml | sha256sum | cut -c1-16)$extras"
 if [[ ! -f $stamp ]] || [[ "$(cat $stamp)" != "$digest" ]]; then
   echo "==> installing healthdlp$extras into .venv (first time: a few minutes; chdb is ~550 MB)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".$extras"
+  # compat mode puts the repository on sys.path, so packages added later need no reinstall
+  .venv/bin/python -m pip install -q -e ".$extras" --config-settings editable_mode=compat
   echo "$digest" > $stamp
 fi
 

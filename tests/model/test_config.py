@@ -18,7 +18,9 @@ def test_defaults_without_file() -> None:
 
 def test_valid_file(tmp_path: Path) -> None:
     p = tmp_path / "c.yaml"
-    p.write_text("sensor_id: s9\nkafka:\n  bootstrap: 127.0.0.1:1\n  partitions: 6\nlogs:\n  paths: [a.log, 'b/*.log']\n")
+    p.write_text(
+        "sensor_id: s9\nkafka:\n  bootstrap: 127.0.0.1:1\n  partitions: 6\nlogs:\n  paths: [a.log, 'b/*.log']\n"
+    )
     cfg = load_config(p)
     assert cfg.sensor_id == "s9" and cfg.kafka.partitions == 6
     assert cfg.logs.paths == ("a.log", "b/*.log") and cfg.source == str(p)
