@@ -7,6 +7,7 @@ Heavy imports (faust, chdb, scapy) happen inside the subcommand that needs them 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -36,6 +37,10 @@ without one, the embedded defaults apply (chdb store under ./var, no servers nee
 """
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+#: Subcommands that live in their own modules, each with ``register(subparsers)``: an explicit
+#: registry, no discovery. Registration only adds parsers; heavy imports wait for the command.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -307,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt = sub.add_parser("detectors", help="detector catalogue")
     dt.add_argument("action", choices=("list",))
     dt.set_defaults(func=cmd_detectors)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return p
 
 
