@@ -7,6 +7,7 @@ Heavy imports (faust, chdb, scapy) happen inside the subcommand that needs them 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
@@ -155,7 +156,7 @@ def cmd_sensor(args: argparse.Namespace) -> int:
 
             logs_cfg = cfg.logs
             if args.paths:
-                logs_cfg = type(logs_cfg)(**{**logs_cfg.__dict__, "paths": tuple(args.paths)})
+                logs_cfg = dataclasses.replace(logs_cfg, paths=tuple(args.paths))
             if not logs_cfg.paths:
                 raise SystemExit("healthdlp sensor logs: give paths or globs (or logs.paths)")
             log_sensor = LogSensor(logs_cfg, cfg.sensor_id, sink)
@@ -277,13 +278,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_scan)
 
     sn = sub.add_parser("sensor", help="run a sensor that sends events to Kafka")
-    sn.add_argument("kind", choices=("net", "logs"))
-    sn.add_argument("paths", nargs="*", help="logs: files or globs to follow")
-    sn.add_argument("--interface", help="net: capture interface")
-    sn.add_argument("--bpf", help="net: BPF filter (default from config: net.bpf)")
-    sn.add_argument("--pcap", nargs="*", help="net: read these capture files instead of an interface")
-    sn.add_argument("--once", action="store_true", help="logs: read what is there, checkpoint, exit")
-    sn.set_defaults(func=cmd_sensor)
+    kinds = sn.add_subparsers(dest="kind", required=True, metavar="KIND")
+    net = kinds.add_parser("net", help="packets: a live interface or capture files",
+                           description="Captures packets (scapy, BPF), reassembles TCP, extracts HTTP/FHIR, "
+                                       "HL7-MLLP and TLS metadata, and sends event batches to Kafka.")
+    net.add_argument("--interface", help="capture interface (default: net.interface)")
+    net.add_argument("--bpf", help="BPF filter (default: net.bpf)")
+    net.add_argument("--pcap", nargs="+", metavar="FILE", help="read these capture files instead of an interface")
+    net.set_defaults(func=cmd_sensor)
+    logs = kinds.add_parser("logs", help="log files: follow, checkpoint, send",
+                            description="Follows files and globs across rotation, parses USB/file-copy/JSON "
+                                        "records, and sends event batches to Kafka; resumes from checkpoints.")
+    logs.add_argument("paths", nargs="*", metavar="PATH", help="files or globs (default: logs.paths)")
+    logs.add_argument("--once", action="store_true", help="read what is there, checkpoint, exit")
+    logs.set_defaults(func=cmd_sensor)
 
     pr = sub.add_parser("process", help="run the faust worker: Kafka events → detectors → policy → ClickHouse")
     pr.set_defaults(func=cmd_process)

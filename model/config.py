@@ -32,6 +32,12 @@ class KafkaConfig:
     linger_ms: int = 20
     idempotence: bool = True
     request_timeout_ms: int = 30000
+    # Local disk spool (sensors/spool.py): where events wait while the broker is unreachable.
+    spool_dir: str = ""  # empty = no spool (a failed flush raises, the log sensor rewinds)
+    spool_max_bytes: int = 1 << 30  # bound on the spool on disk
+    spool_segment_bytes: int = 16 << 20  # one fsync'd segment file
+    spool_overflow: str = "block"  # block | drop-oldest | drop-newest (counted)
+    spool_retry_seconds: float = 5.0  # wait between reconnection attempts while spooling
 
 
 @dataclass(frozen=True)
@@ -81,13 +87,35 @@ class NetConfig:
 
 
 @dataclass(frozen=True)
+class SyslogConfig:
+    """The syslog receiver (sensors/logs/syslog.py): listen addresses empty = that transport is off."""
+
+    udp: str = ""  # "0.0.0.0:514"
+    tcp: str = ""  # "0.0.0.0:601" (octet-counting or newline framing, auto per frame)
+    tls: str = ""  # "0.0.0.0:6514" (RFC 5425); needs tls_cert and tls_key
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""  # when set, clients must present a certificate signed by this CA
+    queue_messages: int = 10000  # bound on messages waiting for the parser thread
+    max_message_bytes: int = 64 << 10
+    max_connections: int = 256
+
+
+@dataclass(frozen=True)
 class LogsConfig:
     paths: tuple[str, ...] = ()  # files or globs
-    format: str = "auto"  # auto | jsonl | usb-kernel | file-copy
+    format: str = "auto"  # auto | a name of sensors.logs.formats.FORMATS
     checkpoint_dir: str = "var/checkpoints"
     poll_interval: float = 0.5
     max_line_bytes: int = 1 << 20
     sample_bytes: int = 64 << 10
+    # Removable media: path prefixes that are removable mount points (auditd, Sysmon file writes).
+    removable_paths: tuple[str, ...] = ("/media/", "/run/media/", "/mnt/", "/Volumes/")
+    sample_files: bool = True  # read (bounded) the file a log names, when readable, for the detectors
+    his_mappings: tuple[str, ...] = ()  # extra HIS audit mapping files/dirs (bundled ones always load)
+    his_mapping: str = ""  # force one mapping by name for format his-audit (empty = match by header)
+    max_pending_records: int = 4096  # bound on correlation state (auditd groups, multi-line records)
+    syslog: SyslogConfig = field(default_factory=SyslogConfig)
 
 
 @dataclass(frozen=True)
@@ -111,7 +139,9 @@ class Config:
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("StoreConfig", "backend"): ("chdb", "clickhouse"),
     ("KafkaConfig", "compression"): ("gzip", "lz4", "zstd", "snappy", "none"),
-    ("LogsConfig", "format"): ("auto", "jsonl", "usb-kernel", "file-copy"),
+    ("LogsConfig", "format"): ("auto", "jsonl", "usb-kernel", "file-copy", "auditd", "windows-event", "evtx",
+                               "access-log", "pgaudit", "mysql-audit", "sql-audit-csv", "his-audit"),
+    ("KafkaConfig", "spool_overflow"): ("block", "drop-oldest", "drop-newest"),
     ("StreamConfig", "consumer_auto_offset_reset"): ("earliest", "latest"),
 }
 

@@ -9,12 +9,13 @@ cost of unknown traffic near zero.
 from __future__ import annotations
 
 import socket
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from model.events import DeadLetter, Endpoint, Event, make_event_id
-from sensors.net.protocols import CLIENT, MORE, NO, Message, Parser, ProtocolSpec
+from model.events import DeadLetter, Endpoint, Event, TlsInfo, make_event_id
+from sensors.net.protocols import CLIENT, MORE, NO, DataChannel, Message, Parser, ProtocolSpec
 from sensors.net.reassembly import TcpFlow
 
 #: Bytes of one side kept for sniffing before the flow is declared uninspected.
@@ -23,6 +24,36 @@ SNIFF_LIMIT = 4096
 UNDETECTED_LIMIT = 64 << 10
 #: Bound on the raw bytes a dead letter carries.
 DEAD_LETTER_PAYLOAD = 64 << 10
+#: Announced-but-unopened FTP data connections remembered per sensor (oldest dropped, counted).
+MAX_EXPECTATIONS = 4096
+
+
+class Expectations:
+    """FTP data connections announced on control connections, waiting for their SYN.
+
+    Keyed by the address the data connection will be opened *to* (the passive server port, or
+    the active client port). Bounded: the oldest announcement is dropped and counted
+    (``ftp.expectation-dropped``) so a control flow spraying PORT commands cannot grow memory.
+    """
+
+    __slots__ = ("_counters", "_table")
+
+    def __init__(self, counters: Counter[str]) -> None:
+        self._table: OrderedDict[tuple[str, int], DataChannel] = OrderedDict()
+        self._counters = counters
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def add(self, host: str, port: int, channel: DataChannel) -> None:
+        self._table[(host, port)] = channel
+        self._table.move_to_end((host, port))
+        while len(self._table) > MAX_EXPECTATIONS:
+            self._table.popitem(last=False)
+            self._counters["ftp.expectation-dropped"] += 1
+
+    def pop(self, host: str, port: int) -> DataChannel | None:
+        return self._table.pop((host, port), None)
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,7 @@ class SessionEnv:
     emit: Callable[[Event], None]
     dead_letter: Callable[[DeadLetter], None]
     registry: dict[str, ProtocolSpec]
+    expectations: Expectations = field(default_factory=lambda: Expectations(Counter()))
 
 
 def _addr(raw: bytes) -> str:
@@ -46,8 +78,8 @@ class AppSession:
     """FlowHandler (for reassembly) and ParserContext (for the parser) of one flow."""
 
     __slots__ = (
-        "_endpoints", "_env", "_flow", "_ordinals", "_parser", "_pending", "_pending_bytes", "_prefix",
-        "_proto", "_skipped", "_verdict", "max_message_bytes",
+        "_data_channel", "_endpoints", "_env", "_extra", "_flow", "_ordinals", "_parser", "_pending",
+        "_pending_bytes", "_prefix", "_proto", "_skipped", "_tls", "_verdict", "_why", "max_message_bytes",
     )
 
     def __init__(self, flow: TcpFlow, env: SessionEnv) -> None:
@@ -63,6 +95,16 @@ class AppSession:
         self._skipped = [0, 0]
         self._ordinals = [0, 0]
         self._endpoints: tuple[Endpoint, Endpoint] | None = None
+        self._extra: dict[str, Any] | None = None  # attributes added after an upgrade (STARTTLS)
+        self._why = ""  # why the flow stopped being inspected
+        self._tls: TlsInfo | None = None
+        self._data_channel: DataChannel | None = None
+        if len(env.expectations):
+            a0, a1, p0, p1 = flow.key
+            dc = env.expectations.pop(_addr(a1), p1) or env.expectations.pop(_addr(a0), p0)
+            if dc is not None:
+                self._data_channel = dc
+                dc.used = True
 
     # -- FlowHandler ---------------------------------------------------------------------------
     def on_data(self, side: int, data: bytes, ts: float) -> None:
@@ -71,6 +113,10 @@ class AppSession:
             parser.feed(side == self._flow.client_side, data, ts)
             return
         if self._flow.ignore:
+            return
+        if self._data_channel is not None:  # an announced FTP data connection: no sniffing
+            self._pending.append((side, data, ts))
+            self._start(self._env.registry["ftp-data"], side, side == self._flow.client_side)
             return
         if self._verdict[side] == NO:
             # after a gap or a mid-stream start a message often begins at a segment boundary
@@ -106,6 +152,45 @@ class AppSession:
             else:
                 self._uninspected("too-short")
         self._pending = []
+        if self._flow.ignore and self._why and self._why != "no-payload":
+            self._flow_event(ts, reason)
+
+    def _flow_event(self, ts: float, close_reason: str) -> None:
+        """Flow accounting for a flow whose content was not (or no longer) inspected: how much, why."""
+        flow = self._flow
+        client, server = self._eps()
+        cs = flow.client_side
+        attrs: dict[str, Any] = {
+            "direction": "c2s",
+            "uninspected_reason": self._why,
+            "protocol": self._proto,
+            "bytes_c2s": flow.octets[cs],
+            "bytes_s2c": flow.octets[1 - cs],
+            "packets_c2s": flow.pkts[cs],
+            "packets_s2c": flow.pkts[1 - cs],
+            "duration": round(max(0.0, flow.last_ts - flow.start_ts), 6),
+            "close": close_reason,
+        }
+        if flow.midstream:
+            attrs["midstream"] = True
+        if self._extra:
+            attrs.update(self._extra)
+        five_tuple = ("tcp", client.host, client.port, server.host, server.port)
+        env = self._env
+        env.counters["events"] += 1
+        env.counters["events.tcp"] += 1
+        env.emit(Event(
+            event_id=make_event_id(five_tuple, flow.start_ts, "flow", 0),
+            sensor_id=env.sensor_id,
+            observed_at=flow.start_ts,
+            source_kind="net",
+            channel="tcp",
+            src=client,
+            dst=Endpoint(server.host, server.port, self._tls.sni) if self._tls and self._tls.sni else server,
+            encrypted=self._why == "encrypted",
+            tls=self._tls,
+            attributes=attrs,
+        ))
 
     # -- detection -----------------------------------------------------------------------------
     def _ordered_specs(self) -> list[ProtocolSpec]:
@@ -167,12 +252,35 @@ class AppSession:
     def _uninspected(self, reason: str) -> None:
         self._env.counters[f"uninspected.{reason}"] += 1
         self._flow.ignore = True
+        self._why = reason
         self._pending = []
         self._pending_bytes = 0
 
     # -- ParserContext ---------------------------------------------------------------------------
-    def stop_inspection(self) -> None:
-        self._flow.ignore = True
+    def stop_inspection(self, reason: str = "encrypted") -> None:
+        if not self._flow.ignore:
+            self._flow.ignore = True
+            self._why = reason
+
+    def upgrade(self, protocol: str, attributes: dict[str, Any]) -> Parser:
+        spec = self._env.registry[protocol]
+        self._env.counters[f"flows.upgraded-{protocol}"] += 1
+        self._proto = f"{self._proto}+{protocol}" if self._proto else protocol
+        self._extra = {**(self._extra or {}), **attributes}
+        parser = spec.factory(self)
+        self._parser = parser
+        return parser
+
+    def endpoints(self) -> tuple[Endpoint, Endpoint]:
+        return self._eps()
+
+    def expect_data_channel(self, host: str, port: int, channel: DataChannel) -> None:
+        self._env.counters["ftp.data-channel-announced"] += 1
+        self._env.expectations.add(host, port, channel)
+
+    @property
+    def data_channel(self) -> DataChannel | None:
+        return self._data_channel
 
     def count(self, key: str, n: int = 1) -> None:
         self._env.counters[key] += n
@@ -220,8 +328,12 @@ class AppSession:
         if len(content) > env.max_message_bytes:
             content = content[: env.max_message_bytes]
             truncated = True
-        attrs = dict(msg.attributes)
+        attrs = msg.attributes
         attrs["direction"] = direction
+        if self._extra:
+            attrs.update(self._extra)
+        if msg.tls is not None:
+            self._tls = msg.tls
         ev = Event(
             event_id=make_event_id(five_tuple, flow.start_ts, direction, self._ordinals[idx]),
             sensor_id=env.sensor_id,

@@ -131,3 +131,12 @@ def test_rules_check_lists_bundled_rules(env: Path, capsys: pytest.CaptureFixtur
     assert main(["rules", "check"]) == 0
     out = capsys.readouterr().out
     assert "cleartext-health-data" in out and "bulk-removable-media-export" in out
+
+
+def test_sensor_subcommands_parse_paths_after_options() -> None:
+    from healthdlp.cli import build_parser
+
+    args = build_parser().parse_args(["sensor", "logs", "--once", "a.log", "b/*.jsonl"])
+    assert args.kind == "logs" and args.once and args.paths == ["a.log", "b/*.jsonl"]
+    args = build_parser().parse_args(["sensor", "net", "--pcap", "x.pcap", "y.pcapng"])
+    assert args.kind == "net" and args.pcap == ["x.pcap", "y.pcapng"]

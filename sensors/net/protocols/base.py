@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from model.events import TlsInfo
+from model.events import Endpoint, TlsInfo
 
 #: Sniff verdicts.
 NO = 0
@@ -54,8 +54,50 @@ class ParserContext(Protocol):
     def count(self, key: str, n: int = 1) -> None:
         """Bump a stats counter (protocol-specific anomalies, limits hit)."""
 
-    def stop_inspection(self) -> None:
-        """The parser needs no more bytes of this flow (TLS after the hellos, a tunnel)."""
+    def stop_inspection(self, reason: str = "encrypted") -> None:
+        """The parser needs no more bytes of this flow (TLS after the hellos, a tunnel).
+
+        ``reason`` ends up on the flow's accounting event (channel ``tcp``) at close.
+        """
+
+    def upgrade(self, protocol: str, attributes: dict[str, Any]) -> Parser:
+        """Hand the rest of the flow to the registry's ``protocol`` parser (STARTTLS → ``tls``).
+
+        ``attributes`` are added to every message of the new parser (``{"starttls": "smtp"}``).
+        The old parser must not touch the flow afterwards; it feeds any bytes it already holds
+        for the new protocol to the returned parser itself.
+        """
+        ...
+
+    def endpoints(self) -> tuple[Endpoint, Endpoint]:
+        """(client, server) of this flow: FTP needs the server address for EPSV."""
+        ...
+
+    def expect_data_channel(self, host: str, port: int, channel: DataChannel) -> None:
+        """A control protocol (FTP) announced that a data connection will reach ``host:port``."""
+
+    @property
+    def data_channel(self) -> DataChannel | None:
+        """The announcement this flow answers, when it is an expected data connection."""
+        ...
+
+
+@dataclass(slots=True)
+class DataChannel:
+    """An FTP data connection announced on a control connection (PASV/EPSV/PORT/EPRT).
+
+    Mutable on purpose: the transfer command (RETR/STOR) usually comes *after* the data
+    connection was announced or even opened, so the control parser fills ``command`` and
+    ``file_name`` in later and the data parser reads them when it emits its Message.
+    """
+
+    control: str  # "client -> server" of the control connection
+    announced_at: float
+    actor: str = ""
+    command: str = ""
+    file_name: str = ""
+    mode: str = ""  # "passive" | "active"
+    used: bool = False
 
 
 class Parser(Protocol):
