@@ -81,11 +81,10 @@ ALERTS: dict[str, Alert] = {
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    store_pkg = pytest.importorskip("store", reason="store/ not built yet")
-    if not hasattr(store_pkg, "open_store"):
-        pytest.skip("store/ not built yet")
+    from store import open_store
+
     cfg = StoreConfig(backend="chdb", chdb_path=str(tmp_path_factory.mktemp("chdb") / "db"))
-    s = store_pkg.open_store(cfg)
+    s = open_store(cfg)
     s.migrate()
     s.insert_alerts(list(ALERTS.values()))
     yield s
