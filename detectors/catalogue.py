@@ -25,7 +25,7 @@ from model.yamlsrc import ConfigError, ConfigIssue, load_yaml_file, where
 BUNDLED = Path(__file__).resolve().parent / "catalogue"
 MASKS = frozenset(
     "resident_id phone email bank_card name record_number date address icd10 diagnosis "
-    "special_disease lab_result drug".split()
+    "special_disease lab_result drug ip genetic".split()
 )
 NORMALIZERS = frozenset("resident_id phone email digits name record_number date icd10 text".split())
 
@@ -77,6 +77,13 @@ class PatternSpec:
     prefilter: str = ""  # expression the prefilter pass looks for ("" = `regex` in prefilter mode)
     prefilter_exact: bool = False  # True: compile `prefilter` as is (Hyperscan syntax), not as a superset
     reach: tuple[int, int] = (0, 0)  # candidate window: chars before / after a prefilter match end
+    #: prefilter is a whole list (``prefilter: '{{name}}'``): these literals go into the one pass
+    #: as separate expressions (a 3,000-name alternation exceeds Hyperscan's pattern length)
+    prefilter_literals: tuple[str, ...] = ()
+    #: the regex starts where a prefilter literal starts: run an anchored ``match`` at each literal
+    #: instead of a ``finditer`` over a window (a 3,000-name alternation tried at every position)
+    anchored: bool = False
+    min_score: float = -1.0  # this detector's threshold (site tuning); < 0 = defaults.min_score
 
 
 @dataclass(frozen=True)
@@ -207,8 +214,76 @@ def _compile(r: Reader, pattern: str, ignore_case: bool) -> Any:
 WINDOW_MARGIN = 16
 
 
+_LIST_REF = regex.compile(r"\{\{([a-z_][a-z0-9_]*)\}\}")
+
+
+_WHOLE_LIST = regex.compile(r"(\(\?i:)?\{\{([a-z_][a-z0-9_]*)\}\}\)?")
+
+
+def _load_lists(r: Reader, root: Path, raw: dict[str, frozenset[str]] | None = None) -> dict[str, str]:
+    """``lists: {name: data file}``: each becomes a literal alternation (longest first) that the
+    regex and the prefilter refer to as ``{{name}}``. Gazetteers, surname and lab-test lists stay
+    data files instead of thousand-branch regexes pasted into YAML."""
+    node = r.raw("lists")
+    out: dict[str, str] = {}
+    if node is None:
+        return out
+    if not isinstance(node, dict):
+        r.error("lists", "'lists' must map a name to a data file")
+        return out
+    for name, rel in node.items():
+        if not (isinstance(name, str) and regex.fullmatch(r"[a-z_][a-z0-9_]*", name) and isinstance(rel, str)):
+            r.error("lists", f"bad list entry {name!r}: names are lower_snake_case, values file paths")
+            continue
+        items = load_data_file(root, rel, r, "lists")
+        if raw is not None:
+            raw[name] = items
+        out[name] = trie_regex(items)
+    return out
+
+
+def trie_regex(items: frozenset[str] | set[str]) -> str:
+    """An alternation factored as a prefix trie (北(?:京市?|海市?)...): the ``regex`` module tries
+    alternatives one by one, so a flat 3,000-branch list costs 3,000 attempts per position; the
+    trie costs one per character. Longer alternatives come first, as in a longest-first list."""
+    trie: dict[str, Any] = {}
+    for item in items:
+        node = trie
+        for ch in item:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        end = "" in node
+        branches = [regex.escape(ch, special_only=True) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if end:
+            return f"(?:{body})?" if len(branches) > 1 or len(branches[0]) > 1 else f"{body}?"
+        return body
+
+    return "(?:" + emit(trie) + ")" if trie else "(?!)"
+
+
+def _expand(r: Reader, key: str, src: str, lists: Mapping[str, str]) -> str:
+    def sub(m: Any) -> str:
+        name = m.group(1)
+        if name not in lists:
+            r.error(key, f"{{{{{name}}}}} is not declared under 'lists'")
+            return "(?!)"
+        return lists[name]
+
+    return _LIST_REF.sub(sub, src)
+
+
 def _prefilter(
-    r: Reader, max_len: int, context: tuple[str, ...], requires_context: bool, window: tuple[int, int]
+    r: Reader,
+    max_len: int,
+    context: tuple[str, ...],
+    requires_context: bool,
+    window: tuple[int, int],
+    lists: Mapping[str, str] | None = None,
 ) -> tuple[str, bool, tuple[int, int]]:
     """What the one-pass prefilter looks for, and how far around its match the exact regex must look.
 
@@ -218,22 +293,28 @@ def _prefilter(
     * a pattern that ``requires_context`` — its context words: no context word, no match;
     * otherwise the regex itself in Hyperscan prefilter mode.
     """
-    explicit = r.text("prefilter")
+    explicit = _expand(r, "prefilter", r.text("prefilter"), lists or {})
     if explicit:
         try:
             regex.compile(explicit)
         except regex.error as e:
             r.error("prefilter", f"prefilter does not compile: {e}")
-        reach = max_len + WINDOW_MARGIN + r.integer("prefilter_reach", 0, lo=0, hi=1000)
-        return explicit, True, (reach, reach)
+        span = max_len + WINDOW_MARGIN + r.integer("prefilter_reach", 0, lo=0, hi=1000)
+        return explicit, True, (span, span)
     if requires_context and context:
-        words = "|".join(
-            regex.escape(w, special_only=True) for w in sorted(set(context), key=len, reverse=True)
-        )
-        longest = max(len(w) for w in context)
-        before = window[1] + longest + max_len + WINDOW_MARGIN
-        return f"(?i:{words})", True, (before, window[0] + max_len + WINDOW_MARGIN)
+        expr, reach = _prefilter_for_context(context, max_len, window)
+        return expr, True, reach
     return "", False, (max_len + WINDOW_MARGIN, max_len + WINDOW_MARGIN)
+
+
+def _prefilter_for_context(
+    context: tuple[str, ...], max_len: int, window: tuple[int, int]
+) -> tuple[str, tuple[int, int]]:
+    """A requires_context pattern is found through its context words: no word, no match."""
+    words = "|".join(regex.escape(w, special_only=True) for w in sorted(set(context), key=len, reverse=True))
+    longest = max(len(w) for w in context)
+    before = window[1] + longest + max_len + WINDOW_MARGIN
+    return f"(?i:{words})", (before, window[0] + max_len + WINDOW_MARGIN)
 
 
 def _load_pattern(
@@ -251,7 +332,16 @@ def _load_pattern(
     if entity and entity not in entities:
         r.error("entity", f"unknown entity {entity!r} (not in entities.yaml)")
     ignore_case = r.flag("ignore_case")
-    src = r.text("regex", required=True)
+    raw_lists: dict[str, frozenset[str]] = {}
+    lists = _load_lists(r, root, raw_lists)
+    whole = _WHOLE_LIST.fullmatch(str(node.get("prefilter", "")) if isinstance(node, dict) else "")
+    literals: tuple[str, ...] = ()
+    if whole and whole.group(2) in raw_lists and bool(whole.group(1)) == ignore_case:
+        literals = tuple(sorted(raw_lists[whole.group(2)]))
+    anchored = r.flag("anchored")
+    if anchored and not literals:
+        r.error("anchored", "anchored: true needs a whole-list prefilter ('{{name}}' or '(?i:{{name}})')")
+    src = _expand(r, "regex", r.text("regex", required=True), lists)
     compiled = _compile(r, src, ignore_case) if src else None
     validator = r.text("validator")
     if validator and validator not in VALIDATORS:
@@ -264,7 +354,7 @@ def _load_pattern(
     context = tuple(w.lower() for w in r.strlist("context"))
     requires_context = r.flag("requires_context")
     window = _window(r, "context_window", scoring.context_window)
-    prefilter, exact, reach = _prefilter(r, max_len, context, requires_context, window)
+    prefilter, exact, reach = _prefilter(r, max_len, context, requires_context, window, lists)
     spec = PatternSpec(
         id=pid,
         version=r.integer("version", 1, required=True, lo=1),
@@ -288,6 +378,8 @@ def _load_pattern(
         prefilter=prefilter,
         prefilter_exact=exact,
         reach=reach,
+        prefilter_literals=literals,
+        anchored=anchored,
     )
     if spec.requires_context and not spec.context:
         r.error("requires_context", "requires_context needs a non-empty 'context' list")
@@ -305,12 +397,34 @@ def _list_of(doc: Any, key: str, loc: str, issues: list[ConfigIssue]) -> list[tu
     return [(item, loc_of(node, i, loc)) for i, item in enumerate(node)]
 
 
+#: Loaded catalogues by directory and file stamps: a catalogue is immutable, and loading one
+#: (40k terms, three list-regexes) costs about half a second that tests, the CLI and a worker
+#: restart inside one process need not pay twice. Any edited file changes the key.
+_CACHE: dict[tuple[str, tuple[tuple[str, int, int], ...]], Catalogue] = {}
+
+
+def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for f in sorted(root.rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts:
+            st = f.stat()
+            out.append((str(f.relative_to(root)), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """Load and validate a catalogue directory (``None`` or "" = the bundled one)."""
     root = Path(path) if path else BUNDLED
-    issues: list[ConfigIssue] = []
     if not root.is_dir():
         raise ConfigError([ConfigIssue(f"{root}:0", "detector catalogue directory does not exist")])
+    key = (str(root.resolve()), _stamp(root))
+    if key not in _CACHE:
+        _CACHE[key] = _load_catalogue(root)
+    return _CACHE[key]
+
+
+def _load_catalogue(root: Path) -> Catalogue:
+    issues: list[ConfigIssue] = []
     ent_doc, ent_loc = _load_doc(root / "entities.yaml", "entities", issues)
     entities = _load_entities(ent_doc, ent_loc, issues) if ent_doc is not None else {}
     pat_doc, pat_loc = _load_doc(root / "patterns.yaml", "patterns", issues)

@@ -53,7 +53,7 @@ def term_hit(
     if term.requires_context and not ctx and not assume_context:
         return None
     score = clamp(spec.score + (scoring.context_boost if ctx else 0.0))
-    if score < scoring.min_score:
+    if score < (spec.min_score if spec.min_score >= 0 else scoring.min_score):
         return None
     return Hit(
         spec.id,

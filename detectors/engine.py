@@ -14,14 +14,17 @@ from dataclasses import dataclass
 
 from detectors.catalogue import Catalogue
 from detectors.dictionary import IcdClassIndex, TermRef, term_hit
+from detectors.edm import EdmIndex
 from detectors.grading import grade
 from detectors.hashing import ValueHasher
 from detectors.hit import Hit
 from detectors.masking import mask
 from detectors.overlap import resolve
-from detectors.pattern import run_pattern
+from detectors.pattern import run_anchored, run_pattern
 from detectors.prefilter import build_prefilter
-from detectors.structured.hl7 import Hl7Tools, extract_hl7, looks_like_hl7
+from detectors.structured import Payload, StructuredTools, run_structured
+from detectors.structured.hl7 import Hl7Tools
+from detectors.tuning import Tuning
 from model.events import Event
 from model.findings import Explanation, Finding, ScanResult
 
@@ -60,7 +63,13 @@ class Engine:
     """
 
     def __init__(
-        self, catalogue: Catalogue, hash_key: bytes, *, max_scan_chars: int = 1 << 20, prefilter: str = "auto"
+        self,
+        catalogue: Catalogue,
+        hash_key: bytes,
+        *,
+        max_scan_chars: int = 1 << 20,
+        prefilter: str = "auto",
+        edm: EdmIndex | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.entities = catalogue.entities
@@ -74,6 +83,13 @@ class Engine:
         )
         self.hl7_tools = Hl7Tools(icd_codes, self.icd_index.classify, self._classify_diagnosis)
         self.stats: Counter[str] = Counter()
+        self.edm = edm  # optional exact data match (detectors/edm): confirms real patients
+        self.tuning: Tuning | None = None  # site tuning: hashed allow-list (set by build_engine)
+        surnames = next((p.validator_data for p in catalogue.patterns if p.validator == "cn_name"), frozenset())
+        self.structured_tools = StructuredTools(
+            icd_codes, self.icd_index.classify, self._classify_diagnosis, surnames,
+            frozenset(self.entities), self.stats,
+        )
 
     # -- public API -------------------------------------------------------------------------------
     def scan(self, event: Event) -> ScanResult:
@@ -134,13 +150,15 @@ class Engine:
         cands = self.prefilter.scan(text)
         self.stats["regex_timeouts"] += cands.timeouts
         hits: list[Hit] = []
-        for spec in self.catalogue.structured:
-            if spec.format == "hl7v2" and looks_like_hl7(text):
-                hits.extend(extract_hl7(text, spec, self.hl7_tools))
+        payload = Payload(text)
+        for spec in self.catalogue.structured:  # registry: detectors/structured/__init__.py
+            hits.extend(run_structured(payload, spec, self.structured_tools))
         scoring = self.catalogue.scoring
         patterns = self.catalogue.patterns
         for idx, windows in cands.windows.items():
             hits.extend(run_pattern(patterns[idx], text, windows, scoring, self.stats))
+        for idx, starts in cands.starts.items():
+            hits.extend(run_anchored(patterns[idx], text, starts, scoring, self.stats))
         for tidx, s, e in cands.terms:
             h = term_hit(self.terms[tidx], text, s, e, scoring)
             if h is not None:
@@ -150,10 +168,18 @@ class Engine:
                 cls = self.icd_index.classify(h.value)
                 if cls:
                     h.entity, h.note = "SPECIAL_DISEASE", f"class:{cls}"
-        return resolve(hits, self.entities)
+        kept = resolve(hits, self.entities)
+        if self.edm is not None:
+            self.edm.confirm(kept, self.stats)
+        return kept
 
     def _scan(self, text: str) -> list[Finding]:
-        return [self._finding(h) for h in self._hits(text)]
+        found = [self._finding(h) for h in self._hits(text)]
+        if self.tuning is not None and found:  # hashed allow-list (detectors/tuning.py)
+            kept = [f for f in found if not self.tuning.allowed(f.detector_id, f.value_hash)]
+            self.stats["allowlisted"] += len(found) - len(kept)
+            return kept
+        return found
 
     def _finding(self, h: Hit) -> Finding:
         ent = self.entities[h.entity]

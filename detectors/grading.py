@@ -31,13 +31,39 @@ class Grade:
     reason: str
 
 
+def _by_rank(ids: Sequence[Finding], entities: Mapping[str, EntitySpec]) -> set[str]:
+    best = min(entities[f.entity_type].subject_rank for f in ids)
+    chosen = {f.entity_type for f in ids if entities[f.entity_type].subject_rank == best}
+    return {f.value_hash for f in ids if f.entity_type in chosen}
+
+
 def subject_hashes(findings: Sequence[Finding], entities: Mapping[str, EntitySpec]) -> tuple[str, ...]:
+    """Distinct subjects. Structured findings whose field path names a record (``row[3]::身份证号``,
+    ``entry[2].Patient::identifier[0].value``) count one subject per record, by the record's
+    strongest identifier (rank, then priority); other findings count by the strongest type present."""
     ids = [f for f in findings if f.is_identifier and f.entity_type in entities]
     if not ids:
         return ()
-    best = min(entities[f.entity_type].subject_rank for f in ids)
-    chosen = {f.entity_type for f in ids if entities[f.entity_type].subject_rank == best}
-    return tuple(sorted({f.value_hash for f in ids if f.entity_type in chosen}))
+    records: dict[str, Finding] = {}
+    loose: list[Finding] = []
+    for f in ids:
+        rec, sep, _ = f.field_path.partition("::")
+        if not sep:
+            loose.append(f)
+            continue
+        e = entities[f.entity_type]
+        cur = records.get(rec)
+        if cur is None or (e.subject_rank, -e.priority) < (
+            entities[cur.entity_type].subject_rank,
+            -entities[cur.entity_type].priority,
+        ):
+            records[rec] = f
+    out = {f.value_hash for f in records.values()}
+    if loose:
+        best_record = min((entities[f.entity_type].subject_rank for f in records.values()), default=99)
+        if min(entities[f.entity_type].subject_rank for f in loose) < best_record or not records:
+            out |= _by_rank(loose, entities)
+    return tuple(sorted(out))
 
 
 def grade(findings: Sequence[Finding], entities: Mapping[str, EntitySpec]) -> Grade:

@@ -73,6 +73,13 @@ def _special(v: str, note: str) -> str:
     return f"[special disease: {cls}]"
 
 
+def _ip(v: str, note: str) -> str:
+    s = v.strip()
+    if ":" in s:
+        return s.split(":", 1)[0] + ":****"
+    return s.split(".", 1)[0] + ".*.*.*"
+
+
 def _fixed(label: str) -> Callable[[str, str], str]:
     def render(v: str, note: str) -> str:
         return label
@@ -94,6 +101,8 @@ MASKERS: dict[str, Callable[[str, str], str]] = {
     "diagnosis": _fixed("[diagnosis]"),
     "lab_result": _fixed("[lab result]"),
     "drug": _fixed("[drug]"),
+    "ip": _ip,
+    "genetic": _fixed("[genetic data]"),
 }
 
 

@@ -47,6 +47,55 @@ def run_pattern(
     return out
 
 
+def _ascii_word(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def run_anchored(
+    spec: PatternSpec,
+    text: str,
+    starts: list[int],
+    scoring: Scoring,
+    stats: MutableMapping[str, int],
+) -> list[Hit]:
+    """A pattern whose match begins at a prefilter literal: one anchored ``match`` per distinct
+    literal start (a name inside a longer name starts its own attempt; overlap resolution keeps
+    the longest), under the same per-text time budget as windows."""
+    out: list[Hit] = []
+    deadline = time.perf_counter() + spec.timeout_s
+    validate = VALIDATORS.get(spec.validator) if spec.validator else None
+    match = spec.compiled.match
+    last_end = -1
+    words = spec.context if spec.requires_context else ()
+    lowered = text.lower() if words else ""
+    before, after = spec.context_window
+    for s in sorted(set(starts)):
+        if s < last_end:  # inside the previous match: its own attempt would be a shorter duplicate
+            continue
+        if s and _ascii_word(text[s]) and _ascii_word(text[s - 1]):  # "pt" in "script": a Latin
+            continue  # literal inside a word never starts a match (every anchored regex says so)
+        if words:  # no context word anywhere near: the match would be dropped, skip the regex
+            near = lowered[max(0, s - before) : s + spec.max_len + after]
+            if not any(w in near for w in words):
+                continue
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            stats["regex_timeouts"] = stats.get("regex_timeouts", 0) + 1
+            break
+        try:
+            m = match(text, s, timeout=remaining)
+        except TimeoutError:
+            stats["regex_timeouts"] = stats.get("regex_timeouts", 0) + 1
+            break
+        if m is None or m.end() == s:
+            continue
+        hit = _score(spec, text, s, m.end(), validate, scoring, stats)
+        if hit is not None:
+            out.append(hit)
+            last_end = m.end()
+    return out
+
+
 def _score(
     spec: PatternSpec,
     text: str,
@@ -71,10 +120,12 @@ def _score(
         return None
     if ctx:
         score += scoring.context_boost
-    if context_words(text, s, e, spec.negative_context, spec.context_window):
+    # labels precede values: a negative word counts before the value, and right after it only
+    # within a few characters ("6217... (order)"), not in the next clause ("卡号 X；订单号 Y")
+    if context_words(text, s, e, spec.negative_context, (spec.context_window[0], min(8, spec.context_window[1]))):
         score -= scoring.negative_boost
     score = clamp(score)
-    if score < scoring.min_score:
+    if score < (spec.min_score if spec.min_score >= 0 else scoring.min_score):
         return None
     result = "none" if verdict.ok is None else ("valid" if verdict.ok else "invalid")
     return Hit(

@@ -9,8 +9,9 @@ What a pattern contributes to the pass is decided by the catalogue (detectors/ca
 ``_prefilter``): an explicit Hyperscan expression, its context words, or the regex itself in
 Hyperscan's prefilter mode (a superset that tolerates lookarounds).
 
-Without Hyperscan, :class:`PythonPrefilter` gives the same interface with one combined ``regex``
-(overlapped) for patterns and pyahocorasick automata for the terms.
+Without Hyperscan, :class:`PythonPrefilter` gives the same interface with one ``regex`` per
+pattern (overlapped, each under its own time budget) and pyahocorasick automata for the terms and
+list prefilters.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Candidates:
     windows: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # pattern index -> windows
     terms: list[tuple[int, int, int]] = field(default_factory=list)  # (term index, start, end) chars
     timeouts: int = 0
+    whole: set[int] = field(default_factory=set)  # patterns whose window is the whole text
+    starts: dict[int, list[int]] = field(default_factory=dict)  # anchored pattern -> literal starts
 
 
 class Prefilter(Protocol):
@@ -42,11 +45,16 @@ class Prefilter(Protocol):
     def scan(self, text: str) -> Candidates: ...
 
 
+#: Windows closer than this are scanned as one: one ``finditer`` over a short gap costs less than
+#: the Python overhead of a second call (dense traffic has a candidate every few dozen characters).
+_GAP = 96
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     spans.sort()
     out: list[tuple[int, int]] = []
     for s, e in spans:
-        if out and s <= out[-1][1]:
+        if out and s <= out[-1][1] + _GAP:
             if e > out[-1][1]:
                 out[-1] = (out[-1][0], e)
         else:
@@ -55,10 +63,13 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _windows(
-    ends: dict[int, list[int]], patterns: Sequence[PatternSpec], n: int
+    ends: dict[int, list[int]], patterns: Sequence[PatternSpec], n: int, whole: set[int] | frozenset[int] = frozenset()
 ) -> dict[int, list[tuple[int, int]]]:
     out = {}
     for idx, es in ends.items():
+        if len(es) == 1 and es[0] == n and idx in whole:
+            out[idx] = [(0, n)]
+            continue
         before, after = patterns[idx].reach
         out[idx] = _merge([(max(0, e - before), min(n, e + after)) for e in es])
     return out
@@ -104,7 +115,7 @@ def _literal(term: Term) -> str:
 
 
 def _compile_error(
-    hs: Any, exprs: list[bytes], flags: list[int], patterns: Sequence[PatternSpec]
+    hs: Any, exprs: list[bytes], flags: list[int], owner: Sequence[int], patterns: Sequence[PatternSpec]
 ) -> ConfigError:
     """Find which expression Hyperscan refused and say where it is in the catalogue."""
     issues = []
@@ -112,16 +123,58 @@ def _compile_error(
         try:
             hs.Database(mode=hs.HS_MODE_BLOCK).compile(expressions=[e], ids=[0], elements=1, flags=[f])
         except hs.error as err:
-            if i < len(patterns):
-                issues.append(
-                    ConfigIssue(patterns[i].where, f"pattern {patterns[i].id}: Hyperscan refused: {err}")
-                )
+            if i < len(owner):
+                p = patterns[owner[i]]
+                issues.append(ConfigIssue(p.where, f"pattern {p.id}: Hyperscan refused: {err}"))
             else:
                 issues.append(ConfigIssue("<dictionary>:0", f"term {e.decode(errors='replace')!r}: {err}"))
     return ConfigError(issues or [ConfigIssue("<catalogue>:0", "Hyperscan compile failed")])
 
 
+#: Compiled databases by expression set: an engine rebuilt with the same catalogue (tests, a
+#: worker restart inside one process, the CLI's eval) does not pay the compile again.
+_HS_CACHE: dict[bytes, bytes] = {}
+
+
+def _pattern_exprs(patterns: Sequence[PatternSpec]) -> list[tuple[str, bool, bool, int, int]]:
+    """(expression, exact?, caseless?, owner pattern index, literal length or 0) for every
+    pattern's prefilter; a list prefilter contributes one literal expression per item."""
+    out = []
+    for i, p in enumerate(patterns):
+        if p.prefilter_literals:
+            out += [
+                (regex.escape(x, special_only=True), True, p.ignore_case, i, len(x)) for x in p.prefilter_literals
+            ]
+        else:
+            out.append((p.prefilter or p.regex, p.prefilter_exact, p.ignore_case, i, 0))
+    return out
+
+
+def _hs_database(hs: Any, exprs: list[bytes], flags: list[int], on_error: Any) -> Any:
+    """Compile (or load from the in-process cache) one block-mode database; ids are list indexes."""
+    import hashlib
+
+    if not exprs:
+        return None
+    key = hashlib.sha256(repr((exprs, flags)).encode()).digest()
+    if key in _HS_CACHE:
+        db = hs.loadb(_HS_CACHE[key], mode=hs.HS_MODE_BLOCK)
+        db.scratch = hs.Scratch(db)  # a deserialized database has no scratch yet
+        return db
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+    except hs.error:
+        raise on_error() from None
+    _HS_CACHE[key] = hs.dumpb(db)
+    return db
+
+
 class HyperscanPrefilter:
+    """Two databases scanned back to back: the literals (dictionary terms and list prefilters,
+    tens of thousands, slow to compile, rarely changed) and the pattern expressions (a few dozen,
+    changed by site tuning). Each is cached on its own, so tuning never recompiles the terms."""
+
     name = "hyperscan"
 
     def __init__(self, patterns: Sequence[PatternSpec], terms: Sequence[Term]) -> None:
@@ -129,56 +182,77 @@ class HyperscanPrefilter:
 
         self.patterns = patterns
         self.terms = terms
-        self.term_chars = [len(t.text) for t in terms]
-        exprs, flags = [], []
-        for p in patterns:
-            exprs.append(encode(p.prefilter or p.regex))
-            mode = 0 if p.prefilter_exact else hs.HS_FLAG_PREFILTER
-            flags.append(
-                mode | hs.HS_FLAG_UTF8 | hs.HS_FLAG_UCP | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
-            )
-        for t in terms:
-            exprs.append(encode(_literal(t)))
-            flags.append(hs.HS_FLAG_UTF8 | (0 if t.case_exact else hs.HS_FLAG_CASELESS))
-        self.db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        self.empty = not exprs
-        if exprs:
-            try:
-                self.db.compile(
-                    expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags
-                )
-            except hs.error:
-                raise _compile_error(hs, exprs, flags, patterns) from None
+        rx_exprs, rx_flags, lit_exprs, lit_flags = [], [], [], []
+        self.rx_owner: list[int] = []
+        # literal id -> (kind, index, length): kind 0 = term, 1 = anchored pattern start, 2 = window end
+        self.lit_map: list[tuple[int, int, int]] = []
+        for expr, exact, caseless, i, n in _pattern_exprs(patterns):
+            flag = hs.HS_FLAG_UTF8 | (hs.HS_FLAG_CASELESS if caseless else 0)
+            if n:  # a list item: a plain literal
+                lit_exprs.append(encode(expr))
+                lit_flags.append(flag)
+                self.lit_map.append((1 if patterns[i].anchored else 2, i, n))
+            else:
+                rx_exprs.append(encode(expr))
+                rx_flags.append(flag | hs.HS_FLAG_UCP | (0 if exact else hs.HS_FLAG_PREFILTER))
+                self.rx_owner.append(i)
+        for ti, t in enumerate(terms):
+            lit_exprs.append(encode(_literal(t)))
+            lit_flags.append(hs.HS_FLAG_UTF8 | (0 if t.case_exact else hs.HS_FLAG_CASELESS))
+            self.lit_map.append((0, ti, len(t.text)))
+
+        def rx_error() -> ConfigError:
+            return _compile_error(hs, rx_exprs, rx_flags, self.rx_owner, patterns)
+
+        def lit_error() -> ConfigError:
+            return _compile_error(hs, lit_exprs, lit_flags, [m[1] for m in self.lit_map if m[0]], patterns)
+
+        self.db_rx = _hs_database(hs, rx_exprs, rx_flags, rx_error)
+        self.db_lit = _hs_database(hs, lit_exprs, lit_flags, lit_error)
 
     def scan(self, text: str) -> Candidates:
-        if self.empty or not text:
-            return Candidates()
-        data = encode(text)
-        hits: list[tuple[int, int]] = []
-        add = hits.append
-
-        def on_match(id_: int, frm: int, to: int, flags: int, ctx: Any) -> None:
-            add((id_, to))
-
-        self.db.scan(data, match_event_handler=on_match)
-        om = OffsetMap(text, data)
-        npat = len(self.patterns)
-        ends: dict[int, list[int]] = {}
         out = Candidates()
-        for id_, to in hits:
+        if not text or (self.db_rx is None and self.db_lit is None):
+            return out
+        data = encode(text)
+        rx_hits: list[tuple[int, int]] = []
+        lit_hits: list[tuple[int, int]] = []
+        add_rx, add_lit = rx_hits.append, lit_hits.append
+
+        def on_rx(id_: int, frm: int, to: int, flags: int, ctx: Any) -> None:
+            add_rx((id_, to))
+
+        def on_lit(id_: int, frm: int, to: int, flags: int, ctx: Any) -> None:
+            add_lit((id_, to))
+
+        if self.db_rx is not None:
+            self.db_rx.scan(data, match_event_handler=on_rx)
+        if self.db_lit is not None:
+            self.db_lit.scan(data, match_event_handler=on_lit)
+        if not rx_hits and not lit_hits:
+            return out
+        om = OffsetMap(text, data)
+        ends: dict[int, list[int]] = {}
+        owner = self.rx_owner
+        for id_, to in rx_hits:
+            ends.setdefault(owner[id_], []).append(om.char(to))
+        lit_map = self.lit_map
+        for id_, to in lit_hits:
             end = om.char(to)
-            if id_ < npat:
-                ends.setdefault(id_, []).append(end)
+            kind, idx, n = lit_map[id_]
+            if kind == 0:
+                out.terms.append((idx, end - n, end))
+            elif kind == 1:
+                out.starts.setdefault(idx, []).append(end - n)
             else:
-                t = id_ - npat
-                out.terms.append((t, end - self.term_chars[t], end))
+                ends.setdefault(idx, []).append(end)
         out.windows = _windows(ends, self.patterns, len(text))
         return out
 
 
 class PythonPrefilter:
-    """Fallback: one combined regex (overlapped) + Aho-Corasick. Slower, same results in practice;
-    a candidate hidden by another pattern's match at the same start position may be missed."""
+    """Fallback: one overlapped ``regex`` per pattern + Aho-Corasick. Same candidates as Hyperscan,
+    at the cost of one pass per pattern (roughly the naive loop): for installs without Hyperscan."""
 
     name = "python"
 
@@ -187,51 +261,67 @@ class PythonPrefilter:
 
         self.patterns = patterns
         self.terms = terms
-        alts = []
-        for i, p in enumerate(patterns):
-            expr = p.prefilter or p.regex
-            alts.append(f"(?P<p{i}>{'(?i:' + expr + ')' if p.ignore_case else expr})")
-        self.combined = regex.compile("|".join(alts)) if alts else None
-        self.timeout = sum(p.timeout_s for p in patterns) or 1.0
+        # one regex per pattern: a combined alternation hides a candidate whenever another
+        # alternative matches at the same position (bank-card digits hide an SSN)
+        self.compiled = [
+            (i, regex.compile(p.prefilter or p.regex, regex.IGNORECASE if p.ignore_case else 0), p.timeout_s)
+            for i, p in enumerate(patterns)
+            if not p.prefilter_literals
+        ]
         self.exact: Any = ahocorasick.Automaton()
         self.folded: Any = ahocorasick.Automaton()
         for i, t in enumerate(terms):
             if t.case_exact:
-                self.exact.add_word(t.text, (i, len(t.text)))
+                _add_word(self.exact, t.text, ("t", i, len(t.text)))
             else:
-                self.folded.add_word(t.text.lower(), (i, len(t.text)))
+                _add_word(self.folded, t.text.lower(), ("t", i, len(t.text)))
+        for i, p in enumerate(patterns):
+            for lit in p.prefilter_literals:
+                if p.ignore_case:
+                    _add_word(self.folded, lit.lower(), ("p", i, len(lit)))
+                else:
+                    _add_word(self.exact, lit, ("p", i, len(lit)))
         for a in (self.exact, self.folded):
             if len(a):
                 a.make_automaton()
 
-    def _term_hits(self, text: str, out: Candidates) -> None:
+    def _literal_hits(self, text: str, out: Candidates, ends: dict[int, list[int]]) -> None:
         lowered = text.lower()
         if len(lowered) != len(text):  # rare characters whose lower case is longer
             lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
         for automaton, hay in ((self.exact, text), (self.folded, lowered)):
             if len(automaton):
-                for end, (idx, n) in automaton.iter(hay):
-                    out.terms.append((idx, end + 1 - n, end + 1))
+                for end, values in automaton.iter(hay):
+                    for kind, idx, n in values:
+                        if kind == "t":
+                            out.terms.append((idx, end + 1 - n, end + 1))
+                        elif self.patterns[idx].anchored:
+                            out.starts.setdefault(idx, []).append(end + 1 - n)
+                        else:
+                            ends.setdefault(idx, []).append(end + 1)
 
     def scan(self, text: str) -> Candidates:
         out = Candidates()
         if not text:
             return out
-        self._term_hits(text, out)
-        if self.combined is None:
-            return out
         ends: dict[int, list[int]] = {}
-        try:
-            for m in self.combined.finditer(text, overlapped=True, timeout=self.timeout):
-                name = m.lastgroup
-                if name is not None:
-                    ends.setdefault(int(name[1:]), []).append(m.end())
-        except TimeoutError:  # one pathological alternative: give every pattern the whole text,
-            out.timeouts += 1  # each then runs under its own time budget (detectors/pattern.py)
-            out.windows = {i: [(0, len(text))] for i in range(len(self.patterns))}
-            return out
-        out.windows = _windows(ends, self.patterns, len(text))
+        self._literal_hits(text, out, ends)
+        for i, rx, budget in self.compiled:
+            try:
+                for m in rx.finditer(text, overlapped=True, timeout=budget):
+                    ends.setdefault(i, []).append(m.end())
+            except TimeoutError:  # a pathological prefilter: the pattern gets the whole text and
+                out.timeouts += 1  # runs under its own time budget (detectors/pattern.py)
+                ends[i] = [len(text)]
+                out.whole.add(i)
+        out.windows = _windows(ends, self.patterns, len(text), out.whole)
         return out
+
+
+def _add_word(automaton: Any, word: str, value: tuple[str, int, int]) -> None:
+    """One automaton key may stand for several terms/patterns (the same literal in two lists)."""
+    cur = automaton.get(word, None)
+    automaton.add_word(word, (cur or []) + [value])
 
 
 def hyperscan_available() -> bool:

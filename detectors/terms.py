@@ -51,6 +51,7 @@ class DictionarySpec:
     examples: tuple[str, ...]
     counter_examples: tuple[str, ...]
     where: str
+    min_score: float = -1.0  # this detector's threshold (site tuning); < 0 = defaults.min_score
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,10 @@ class StructuredSpec:
     where: str
 
 
-STRUCTURED_FORMATS = frozenset({"hl7v2"})
+#: Formats with an extractor in detectors/structured/ (REGISTRY there must list exactly these).
+STRUCTURED_FORMATS = frozenset({"hl7v2", "fhir", "cda", "dicom", "csv", "json"})
+#: Field keys: HL7 "PID-3"; others name a path, keyword, OID, data-element code or column/key name.
+_FIELD_KEY = {"hl7v2": r"[A-Z][A-Z0-9]{2}-\d{1,3}"}
 
 
 def _load_term(item: Any, group: str, r: Reader, loc: str, issues: list[ConfigIssue]) -> Term | None:
@@ -142,6 +146,38 @@ def _check_duplicate_terms(specs: list[DictionarySpec], issues: list[ConfigIssue
             seen.setdefault(key, owner)
 
 
+def _sources(r: Reader) -> list[str]:
+    """``source`` is one term file or a list of them (hand-written YAML first, generated .txt after)."""
+    v = r.raw("source", required=True)
+    if isinstance(v, str) and v:
+        return [v]
+    if isinstance(v, list) and v and all(isinstance(i, str) and i for i in v):
+        return list(v)
+    if v is not None:
+        r.error("source", "'source' must be a file name or a non-empty list of file names")
+    return []
+
+
+def _load_txt_terms(path: Path, r: Reader) -> tuple[dict[str, GroupSpec], list[Term]]:
+    """Generated term lists (detectors/tools/build_lexicons.py): ``group<TAB>term`` per line.
+
+    Plain text, not YAML: tens of thousands of terms load in milliseconds, and every term is a
+    plain one (case-insensitive, word boundaries for Latin letters)."""
+    groups: dict[str, GroupSpec] = {}
+    terms: list[Term] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        group, sep, text = line.partition("\t")
+        if not sep or not group or not text.strip():
+            r.error("source", f"{path.name}:{n}: expected 'group<TAB>term'")
+            continue
+        if group not in groups:
+            groups[group] = GroupSpec(group, group, (), f"{path}:{n}")
+        terms.append(Term(text.strip(), group))
+    return groups, terms
+
+
 def load_dictionaries(
     items: list[tuple[Any, str]], root: Path, entities: Mapping[str, Any], issues: list[ConfigIssue]
 ) -> list[DictionarySpec]:
@@ -153,15 +189,17 @@ def load_dictionaries(
         entity = r.text("entity", required=True)
         if entity and entity not in entities:
             r.error("entity", f"unknown entity {entity!r} (not in entities.yaml)")
-        source = r.text("source", required=True)
         groups: dict[str, GroupSpec] = {}
         terms: list[Term] = []
-        if source:
+        for source in _sources(r):
             p = root / source
             if not p.is_file():
                 r.error("source", f"term file {source!r} does not exist")
-            else:
-                groups, terms = _load_groups(p, r, issues)
+                continue
+            g, t = _load_txt_terms(p, r) if p.suffix == ".txt" else _load_groups(p, r, issues)
+            for name, gspec in g.items():
+                groups.setdefault(name, gspec)
+            terms.extend(t)
         spec = DictionarySpec(
             id=did,
             version=r.integer("version", 1, required=True, lo=1),
@@ -199,14 +237,16 @@ def load_structured(
         fnode = r.raw("fields", required=True)
         for path, fspec in (fnode or {}).items() if isinstance(fnode, dict) else []:
             fr = Reader(fspec, issues, f"{r.what} field {path}", loc_of(fnode, path, loc))
-            if not regex.fullmatch(r"[A-Z][A-Z0-9]{2}-\d{1,3}", path):
+            if fmt == "hl7v2" and not regex.fullmatch(_FIELD_KEY["hl7v2"], str(path)):
                 fr.error(None, "field paths look like PID-3 (segment-field)")
+            elif not str(path).strip():
+                fr.error(None, "field keys must be non-empty")
             ent = fr.text("entity", required=True)
             codes = fr.raw("by_type_code") or {}
             for e in [ent, *(codes.values() if isinstance(codes, dict) else [])]:
                 if e and e not in entities:
                     fr.error(None, f"unknown entity {e!r} (not in entities.yaml)")
-            fields[path] = FieldSpec(path, ent, dict(codes) if isinstance(codes, dict) else {})
+            fields[str(path)] = FieldSpec(str(path), ent, dict(codes) if isinstance(codes, dict) else {})
             fr.finish()
         spec = StructuredSpec(
             sid,

@@ -81,13 +81,27 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _ymd8(d: str) -> tuple[int, int, int]:
+    return int(d[:4]), int(d[4:6]), int(d[6:8])
+
+
 def luhn(value: str, data: frozenset[str] = frozenset()) -> Verdict:
-    """Payment card: 16-19 digits (separators ignored), not one repeated digit, Luhn mod 10."""
+    """Payment card: 16-19 digits (separators ignored), not one repeated digit, Luhn mod 10; the
+    shorter Amex/Diners/JCB/Maestro lengths pass Luhn without a boost (they need a context word)."""
     digits = "".join(filter(str.isdigit, value))
-    if not 16 <= len(digits) <= 19:
+    if not 12 <= len(digits) <= 19:
         return Verdict(False, "length")
+    if len(digits) < 16:  # Amex 15 (34/37), Diners 14 (30/36/38), JCB 15 (1800/2131), Visa 13, Maestro 12+
+        short = digits.startswith(("34", "37", "30", "36", "38", "1800", "2131", "50", "56", "57", "58", "6")) or (
+            len(digits) == 13 and digits[0] == "4"
+        )
+        if not short or not luhn_ok(digits):
+            return Verdict(False, "length" if not short else "luhn")
+        return Verdict(None, "luhn-short")  # no boost: an order number passes 1 time in 10
     if len(set(digits)) == 1:
         return Verdict(False, "repeated-digit")
+    if len(digits) == 18 and digits[:2] in _PROVINCES and _date_ok(*_ymd8(digits[6:14])):
+        return Verdict(False, "id-shaped")  # a resident ID (maybe mistyped), not a card: 1 in 10 pass Luhn
     return Verdict(True, "luhn") if luhn_ok(digits) else Verdict(False, "luhn")
 
 
@@ -155,16 +169,35 @@ def icd10(value: str, data: frozenset[str]) -> Verdict:
     return Verdict(True, "code-list")
 
 
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+
+
+def _ymd(value: str) -> tuple[int, int, int] | None:
+    """Y-M-D / YYYYMMDD / 年月日, D/M/Y or M/D/Y with a 4-digit year last, and English month names."""
+    v = value.strip()
+    month = next((i for m, i in _MONTHS.items() if m in v.lower()), 0)
+    nums = "".join(c if c.isdigit() else " " for c in v).split()
+    if month and len(nums) == 2:
+        day, year = (int(nums[0]), int(nums[1])) if len(nums[1]) == 4 else (int(nums[1]), int(nums[0]))
+        return year, month, day
+    if len(nums) == 1 and len(nums[0]) == 8:
+        return int(nums[0][:4]), int(nums[0][4:6]), int(nums[0][6:])
+    if len(nums) != 3:
+        return None
+    a, b, c = (int(x) for x in nums)
+    if len(nums[0]) == 4:
+        return a, b, c
+    if len(nums[2]) == 4:  # US M/D/Y unless the first part cannot be a month (then D/M/Y)
+        return (c, a, b) if a <= 12 else (c, b, a)
+    return None
+
+
 def calendar_date(value: str, data: frozenset[str] = frozenset()) -> Verdict:
-    """A real past date (birth dates): YYYYMMDD or Y-M-D with -, /, . or 年月日 separators."""
-    digits = "".join(c if c.isdigit() else " " for c in value).split()
-    if len(digits) == 1 and len(digits[0]) == 8:
-        y, m, d = int(digits[0][:4]), int(digits[0][4:6]), int(digits[0][6:])
-    elif len(digits) == 3:
-        y, m, d = (int(x) for x in digits)
-    else:
+    """A real past date (birth dates): YYYYMMDD, Y-M-D with - / . 年月日, M/D/Y, D/M/Y, month names."""
+    ymd = _ymd(value)
+    if ymd is None:
         return Verdict(False, "shape")
-    return Verdict(True, "date") if _date_ok(y, m, d) else Verdict(False, "date")
+    return Verdict(True, "date") if _date_ok(*ymd) else Verdict(False, "date")
 
 
 def cn_name(value: str, data: frozenset[str]) -> Verdict:
@@ -202,6 +235,166 @@ def record_number(value: str, data: frozenset[str] = frozenset()) -> Verdict:
     return Verdict(True, "shape")
 
 
+def hkid(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """Hong Kong identity card: 1-2 letters + 6 digits + check (0-9/A), weights 9..2 mod 11, a
+    single-letter prefix padded with a space worth 36 (Immigration Department scheme; OECD HK TIN)."""
+    v = "".join(c for c in value.upper() if c.isalnum())
+    if not (8 <= len(v) <= 9) or not v[-7:-1].isdigit() or not v[:-7].isalpha():
+        return Verdict(False, "shape")
+    body, check = v[:-1], v[-1]
+    if len(body) == 7:
+        body = " " + body
+    total = sum((36 if c == " " else ord(c) - 55 if c.isalpha() else int(c)) * w
+                for c, w in zip(body, range(9, 1, -1), strict=True))
+    r = total % 11
+    want = "0" if r == 0 else "A" if r == 1 else str(11 - r)
+    return Verdict(True, "mod11") if check == want else Verdict(False, "check-digit")
+
+
+#: Taiwan ID letters in the order of their values 10..35 (I, O, W, Z are out of sequence).
+_TW_LETTERS = "ABCDEFGHJKLMNPQRSTUVXYWZIO"
+
+
+def twid(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """Taiwan national ID / new-style resident certificate: letter + [1289] + 8 digits; the letter's
+    two-digit value weighted 1,9, the digits 8..1, the check 1; the sum is 0 mod 10."""
+    v = value.strip().upper()
+    if len(v) != 10 or v[0] not in _TW_LETTERS or v[1] not in "1289" or not v[1:].isdigit():
+        return Verdict(False, "shape")
+    n = _TW_LETTERS.index(v[0]) + 10
+    total = n // 10 + (n % 10) * 9 + sum(int(c) * w for c, w in zip(v[1:9], range(8, 0, -1), strict=True))
+    total += int(v[9])
+    return Verdict(True, "mod10") if total % 10 == 0 else Verdict(False, "check-digit")
+
+
+#: SSNs published in advertising / specimen cards, never issued to a person.
+_SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
+
+
+def us_ssn(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """US SSN issuance rules: area 001-899 except 666, group 01-99, serial 0001-9999, no specimens."""
+    d = "".join(filter(str.isdigit, value))
+    if len(d) != 9:
+        return Verdict(False, "shape")
+    area, group, serial = d[:3], d[3:5], d[5:]
+    if area in ("000", "666") or area >= "900" or group == "00" or serial == "0000":
+        return Verdict(False, "unissuable")
+    if d in _SSN_SPECIMENS or len(set(d)) == 1:
+        return Verdict(False, "specimen")
+    return Verdict(True, "issuance-rules")
+
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+
+
+def uscc(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """GB 32100-2015 unified social credit code: 18 chars over 0-9 + 21 letters (no I O S V Z),
+    positions 3-8 an administrative-division code, check = alphabet[(31 - sum mod 31) mod 31]
+    with weights 3^i mod 31."""
+    v = value.strip().upper()
+    if len(v) != 18 or any(c not in _USCC_ALPHABET for c in v) or not v[2:8].isdigit():
+        return Verdict(False, "shape")
+    if v[2:4] not in _PROVINCES and v[2:4] != "10":  # 10xxxx: national-level registrations
+        return Verdict(False, "region")
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(v[:17], _USCC_WEIGHTS, strict=True))
+    want = _USCC_ALPHABET[(31 - total % 31) % 31]
+    return Verdict(True, "mod31") if v[17] == want else Verdict(False, "check-digit")
+
+
+def imei(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """IMEI: 15 digits (separators ignored), Luhn over all 15, a non-zero reporting-body prefix."""
+    d = "".join(filter(str.isdigit, value))
+    if len(d) != 15 or d[:2] == "00" or len(set(d)) == 1:
+        return Verdict(False, "shape")
+    return Verdict(True, "luhn") if luhn_ok(d) else Verdict(False, "luhn")
+
+
+def mac(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """EUI-48 with one consistent separator; not all-zero / broadcast, not a multicast group."""
+    v = value.strip().lower()
+    seps = {c for c in v if c in ":-"}
+    if len(seps) != 1:
+        return Verdict(False, "separator")
+    octets = v.replace("-", ":").split(":")
+    if len(octets) != 6 or any(len(o) != 2 for o in octets):
+        return Verdict(False, "shape")
+    if len(set(octets)) == 1:
+        return Verdict(False, "reserved")
+    if int(octets[0], 16) & 1:
+        return Verdict(False, "multicast")
+    return Verdict(True, "eui48")
+
+
+def ipv4(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """Dotted quad, each octet 0-255 without leading zeros; not 0.0.0.0, 255.255.255.255 or a
+    loopback (those are configuration, not about anyone)."""
+    parts = value.strip().split(".")
+    if len(parts) != 4 or any(not p.isdigit() or (len(p) > 1 and p[0] == "0") or int(p) > 255 for p in parts):
+        return Verdict(False, "shape")
+    if parts[0] in ("0", "127", "255") or parts[0] == "224":
+        return Verdict(False, "reserved")
+    return Verdict(True, "octets")
+
+
+def ipv6(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    import ipaddress
+
+    v = value.strip()
+    if v.count(":") < 2:
+        return Verdict(False, "shape")
+    try:
+        addr = ipaddress.IPv6Address(v)
+    except ValueError:
+        return Verdict(False, "shape")
+    if addr.is_loopback or addr.is_unspecified or addr.is_multicast:
+        return Verdict(False, "reserved")
+    if "::" not in v and v.count(":") != 7:
+        return Verdict(False, "shape")
+    return Verdict(True, "rfc4291")
+
+
+def nucleotides(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """A DNA/RNA sequence, not a word or an id: one letter case, at least 3 distinct bases, not a
+    short repeat (ACACAC..., a padding run), and not both T and U."""
+    v = value.strip()
+    if not (v.isupper() or v.islower()):
+        return Verdict(False, "mixed-case")
+    u = v.upper()
+    if len(set(u) - {"N"}) < 3 or ("T" in u and "U" in u):
+        return Verdict(False, "alphabet")
+    for k in (1, 2, 3, 4):
+        if u == (u[:k] * (len(u) // k + 1))[: len(u)]:
+            return Verdict(False, "repeat")
+    return Verdict(True, "bases")
+
+
+def nanp(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """North American number: 10 digits after an optional 1; area and exchange start 2-9, and
+    neither is an N11 service code; 555-01xx fiction numbers are accepted (they look real)."""
+    d = "".join(filter(str.isdigit, value))
+    if len(d) == 11 and d[0] == "1":
+        d = d[1:]
+    if len(d) != 10 or d[0] in "01" or d[3] in "01":
+        return Verdict(False, "shape")
+    if d[1:3] == "11" or d[4:6] == "11" or len(set(d)) == 1:
+        return Verdict(False, "service-code")
+    return Verdict(True, "nanp")
+
+
+def phone_digits(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """An international number written in groups: 7-15 digits before any extension (E.164), not
+    a date (2023-11-25) or a time, not one repeated digit."""
+    main = value.lower().split("x")[0].split("ext")[0]
+    d = "".join(filter(str.isdigit, main))
+    if not 7 <= len(d) <= 15 or len(set(d)) == 1:
+        return Verdict(False, "length")
+    parts = [p for p in main.replace("(", " ").replace(")", " ").replace(".", " ").replace("-", " ").split() if p]
+    if len(parts) == 3 and len(parts[0]) == 4 and parts[0][:2] in ("19", "20") and len(parts[1]) <= 2:
+        return Verdict(False, "date")
+    return Verdict(True, "e164-length")
+
+
 VALIDATORS: dict[str, ValidatorFn] = {
     "gb11643": gb11643,
     "luhn": luhn,
@@ -212,6 +405,17 @@ VALIDATORS: dict[str, ValidatorFn] = {
     "cn_name": cn_name,
     "en_name": en_name,
     "record_number": record_number,
+    "hkid": hkid,
+    "twid": twid,
+    "us_ssn": us_ssn,
+    "uscc": uscc,
+    "imei": imei,
+    "mac": mac,
+    "ipv4": ipv4,
+    "ipv6": ipv6,
+    "nucleotides": nucleotides,
+    "nanp": nanp,
+    "phone_digits": phone_digits,
 }
 
 #: Validators that need a data set (``validator_data`` in the catalogue); loading checks this.

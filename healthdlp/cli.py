@@ -28,10 +28,15 @@ examples:
                                                   offline scan; one alert JSON per line
   healthdlp sensor net --interface eth0 --bpf 'tcp port 80 or tcp port 2575'
   healthdlp sensor logs /var/log/kern.log '/var/log/dlp/*.jsonl'
+  healthdlp sensor syslog --udp 0.0.0.0:514 --tcp 0.0.0.0:601
   healthdlp process --config healthdlp.yaml       the faust worker (Kafka → detectors → ClickHouse)
   healthdlp alerts --severity high --since 24h    stored alerts as a table
   healthdlp console                               triage console in the browser
-  healthdlp rules check                           lint the policy rules (file:line errors)
+  healthdlp rules check                           lint rules and context (every error with file:line)
+  healthdlp rules test                            run the rules' given/expect test cases
+  healthdlp replay --rules DIR --from capture.pcap  what a rule change would alert on, vs. now
+  healthdlp detect --jsonl texts.jsonl            findings per line; healthdlp eval CORPUS.jsonl for P/R/F1/F2
+  healthdlp edm build patients.csv                keyed-hash fingerprints of a patient index (exact data match)
 
 configuration: --config FILE or $HEALTHDLP_CONFIG (YAML, see config/healthdlp.example.yaml);
 without one, the embedded defaults apply (chdb store under ./var, no servers needed).
@@ -41,7 +46,14 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 #: Subcommands that live in their own modules, each with ``register(subparsers)``: an explicit
 #: registry, no discovery. Registration only adds parsers; heavy imports wait for the command.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "healthdlp.cmd_detect",
+    "healthdlp.cmd_edm",
+    "healthdlp.cmd_policy",
+    "healthdlp.cmd_replay",
+)
+#: Sensor kinds in their own modules, registered under `healthdlp sensor`.
+SENSOR_MODULES: tuple[str, ...] = ("healthdlp.cmd_syslog",)
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -130,12 +142,13 @@ def _stop_on_signals() -> threading.Event:
 
 
 def cmd_sensor(args: argparse.Namespace) -> int:
-    from sensors.kafka_sink import KafkaSink
+    from sensors.kafka_sink import open_sink
     from sensors.kafka_topics import ensure_topics
 
     cfg = _load(args)
-    ensure_topics(cfg.kafka)
-    sink = KafkaSink(cfg.kafka, cfg.sensor_id)
+    if not cfg.kafka.spool_dir:  # with a spool the broker may be down at start; the spool creates topics
+        ensure_topics(cfg.kafka)
+    sink = open_sink(cfg.kafka, cfg.sensor_id)
     stop = _stop_on_signals()
     try:
         if args.kind == "net":
@@ -223,19 +236,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- rules, detectors --------------------------------------------------------------------------
-
-
-def cmd_rules(args: argparse.Namespace) -> int:
-    from stream.policy import load_policy
-
-    cfg = _load(args)
-    paths = tuple(args.paths) or cfg.policy.rules
-    policy = load_policy(paths)
-    for rule in policy.rules:
-        print(f"ok  {rule.id} v{rule.version}  {rule.kind}  {rule.title}")
-    print(f"{len(policy.rules)} rules valid", file=sys.stderr)
-    return 0
+# --- detectors --------------------------------------------------------------------------
 
 
 def cmd_detectors(args: argparse.Namespace) -> int:
@@ -292,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("paths", nargs="*", metavar="PATH", help="files or globs (default: logs.paths)")
     logs.add_argument("--once", action="store_true", help="read what is there, checkpoint, exit")
     logs.set_defaults(func=cmd_sensor)
+    for name in SENSOR_MODULES:
+        importlib.import_module(name).register(kinds)
 
     pr = sub.add_parser("process", help="run the faust worker: Kafka events → detectors → policy → ClickHouse")
     pr.set_defaults(func=cmd_process)
@@ -311,11 +314,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8039)
     c.set_defaults(func=cmd_console)
-
-    r = sub.add_parser("rules", help="policy rules")
-    r.add_argument("action", choices=("check",))
-    r.add_argument("paths", nargs="*", help="rule files or directories (default: configured or bundled)")
-    r.set_defaults(func=cmd_rules)
 
     dt = sub.add_parser("detectors", help="detector catalogue")
     dt.add_argument("action", choices=("list",))

@@ -68,11 +68,14 @@ class DetectorsConfig:
     catalogue: str = ""  # empty = the bundled catalogue (detectors/catalogue/)
     max_scan_chars: int = 1 << 20
     disabled: tuple[str, ...] = ()
+    edm_index: str = ""  # exact-data-match fingerprint file from `healthdlp edm build`; "" = off
+    tuning: str = ""  # site tuning YAML (thresholds, context words, hashed allow-list, extra patterns); "" = none
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
     rules: tuple[str, ...] = ()  # files or directories; empty = the bundled rules (stream/policy/rules/)
+    context: tuple[str, ...] = ()  # context files/directories (assets, zones, approvals); empty = none
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,10 @@ class NetConfig:
     max_flow_buffer: int = 4 << 20
     max_flows: int = 100_000
     idle_timeout: float = 120.0
+    #: Global bound on bytes held for reassembly (out-of-order TCP data of all flows); over it the
+    #: least recently used flows' buffers are delivered with gaps (counted as memory.*). An eighth
+    #: of it bounds IP fragment reassembly.
+    max_buffered_bytes: int = 256 << 20
 
 
 @dataclass(frozen=True)

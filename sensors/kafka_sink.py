@@ -247,6 +247,18 @@ class KafkaSink:
             except KafkaError as e:  # undelivered messages were already reported by flush()
                 log.warning("kafka sink for sensor %s: producer close: %s", self.sensor_id, type(e).__name__)
 
+    def abort(self) -> None:
+        """Drop the connection without waiting: what was not acknowledged is the caller's to keep
+        (the spool re-sends it). Used when the broker is already known to be gone."""
+        self._closed.set()
+        with self._lock:
+            self._drain_locked()
+        self._ticker.join(timeout=5)
+        try:
+            self._producer.close(timeout=0)
+        except Exception as e:
+            log.debug("kafka sink for sensor %s: abort: %s", self.sensor_id, type(e).__name__)
+
     def __enter__(self) -> KafkaSink:
         return self
 
@@ -331,3 +343,21 @@ class KafkaSink:
             if len(self._failures) < 100:
                 self._failures.append(what)
         log.error("kafka sink for sensor %s: delivery failed: %s", self.sensor_id, what)
+
+
+def open_sink(cfg: KafkaConfig, sensor_id: str, **kw: Any) -> Any:
+    """The sensors' sink for ``cfg``: a :class:`KafkaSink`, behind a disk spool
+    (:class:`sensors.spool.SpoolSink`) when ``kafka.spool_dir`` is set. With a spool the broker
+    may be down at start: events are spooled and replayed when it answers."""
+    if not cfg.spool_dir:
+        return KafkaSink(cfg, sensor_id, **kw)
+    from sensors.kafka_topics import ensure_topics
+    from sensors.spool import SpoolSink
+
+    def connect() -> KafkaSink:
+        ensure_topics(cfg)  # a broker that came back empty (or new) gets its topics first
+        return KafkaSink(cfg, sensor_id, **kw)
+
+    return SpoolSink(connect, cfg.spool_dir, max_bytes=cfg.spool_max_bytes,
+                     segment_bytes=cfg.spool_segment_bytes, overflow=cfg.spool_overflow,
+                     retry_seconds=cfg.spool_retry_seconds)

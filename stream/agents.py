@@ -256,6 +256,9 @@ class BatchHandler:
         outcome = await loop.run_in_executor(self.executor, self.process, messages)
         if self.windows is not None:
             self.stats.window_updates += self.windows.apply()
+            sync = getattr(self.windows, "sync", None)  # FaustWindowStore: changelog durable before the ack
+            if sync is not None:
+                await sync()
         letters = [bounded_dead_letter(dl) for dl in outcome.letters]
 
         write = self._timed_write(loop, outcome.alerts, letters)

@@ -123,5 +123,5 @@ class Pipeline:
 def build_pipeline(cfg: Config, hash_key: bytes, windows: WindowStore | None = None) -> Pipeline:
     """Detectors from ``cfg.detectors``, rules from ``cfg.policy.rules`` (ConfigError on bad rules)."""
     policy = load_policy(cfg.policy.rules)
-    engine = build_engine(cfg.detectors, hash_key)
+    engine = build_engine(cfg.detectors, hash_key, edm=cfg.detectors.edm_index or None)
     return Pipeline(engine, policy, windows)

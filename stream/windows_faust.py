@@ -18,10 +18,20 @@ state), so the two modes cannot drift apart. What differs is where the state liv
 
 Replays are harmless: re-adding the same members at the same timestamps leaves a window
 unchanged (members are a set, timestamps only move forward).
+
+**Durable before the ack, and recoverable on every broker** (:meth:`FaustWindowStore.sync`): the
+agent awaits the changelog sends before it acks the batch's offsets, then writes one small
+tombstone per touched partition as a batch of its own. Why the second step: faust restores a
+table by reading each changelog partition up to the broker's end offset, and the Tansu broker
+used in the integration tests reports the end offset of a multi-record batch as its *base*
+offset + 1 (5 records at offsets 0-4 → end offset 1), so a restarted worker restored only the
+first window key of every batch. A final one-record batch makes the end offset exact on Tansu
+and costs one extra round trip per batch on Kafka.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from collections.abc import Iterable
@@ -38,6 +48,9 @@ EXPIRY_INTERVAL = 60.0
 #: Field of the stored state holding the changelog partition (window_add ignores unknown fields).
 _PARTITION = "p"
 
+#: Key of the per-partition sync tombstone (:meth:`FaustWindowStore.sync`); never a window key.
+SYNC_KEY = "\x00sync"
+
 
 class FaustWindowStore:
     """WindowStore over a faust table: window key → state dict (faust serialises both as JSON)."""
@@ -53,6 +66,8 @@ class FaustWindowStore:
         self._clock = float("-inf")  # newest event time seen: the clock for idle-key expiry
         self._last_expiry = time.monotonic()
         self.expired_keys = 0
+        self._sent: list[Any] = []  # changelog sends not yet awaited (FutureMessage)
+        self._sent_partitions: set[int] = set()
 
     # -- WindowStore (called in the pipeline thread) -----------------------------------------------
     def add(self, key: str, members: Iterable[str], ts: float, window_s: float) -> WindowSnapshot:
@@ -96,7 +111,7 @@ class FaustWindowStore:
         staged, self._staged, self._undo = self._staged, {}, {}
         for key, state in staged.items():
             self.table.data[key] = state
-            self.table.send_changelog(int(state[_PARTITION]), key, state)
+            self._track(int(state[_PARTITION]), self.table.send_changelog(int(state[_PARTITION]), key, state))
         if time.monotonic() - self._last_expiry >= EXPIRY_INTERVAL:
             self._last_expiry = time.monotonic()
             self.expire_idle()
@@ -111,16 +126,34 @@ class FaustWindowStore:
         horizon = self._clock
         dead = []
         for key, state in list(self.table.data.items()):
-            if key in self._staged or not state:
+            if key in self._staged or not state or key == SYNC_KEY:
                 continue
             wm = state.get("wm")
             if wm is None or wm <= horizon - float(state.get("w", 0.0)):
                 dead.append((key, int(state.get(_PARTITION, 0))))
         for key, partition in dead:
             self.table.data.pop(key, None)
-            self.table.send_changelog(partition, key, None, value_serializer="raw")
+            self._track(partition, self.table.send_changelog(partition, key, None, value_serializer="raw"))
         self.expired_keys += len(dead)
         return len(dead)
+
+    def _track(self, partition: int, fut: Any) -> None:
+        self._sent.append(fut)
+        self._sent_partitions.add(partition)
+
+    async def sync(self) -> int:
+        """Wait until the changelog holds what :meth:`apply` wrote, then end each touched partition
+        with a one-record batch (a tombstone of :data:`SYNC_KEY`) so that its end offset is exact
+        on every broker (module docstring). Called by the agent before it acks; returns the number
+        of partitions synced."""
+        sent, self._sent = self._sent, []
+        parts, self._sent_partitions = sorted(self._sent_partitions), set()
+        if not sent:
+            return 0
+        await asyncio.gather(*sent)
+        marks = [self.table.send_changelog(p, SYNC_KEY, None, value_serializer="raw") for p in parts]
+        await asyncio.gather(*marks)
+        return len(parts)
 
     def stats(self) -> dict[str, int]:
         return {"window_keys": len(self.table.data), "window_expired_keys": self.expired_keys}

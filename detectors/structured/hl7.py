@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from detectors.hit import Hit
 from detectors.terms import FieldSpec, StructuredSpec
-from detectors.validators import calendar_date, cn_mobile, gb11643, icd10
+from detectors.validators import calendar_date, cn_mobile, gb11643, icd10, us_ssn
 
 
 @dataclass(frozen=True)
@@ -173,9 +173,14 @@ def _plain(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools)
     p = rep[0]
     if not p.text.strip():
         return []
-    if f.entity in ("SOCIAL_SECURITY_NUMBER", "MEDICAL_RECORD_NUMBER") and gb11643(p.text).ok:
+    if f.entity in _ID_FIELDS and gb11643(p.text).ok:  # China: the social-security no. is the citizen ID
         return [_hit(spec, f.path, "CN_RESIDENT_ID", p.start, p.end, p.text, "gb11643", "valid:mod11-2")]
+    if f.entity == "US_SSN" and not us_ssn(p.text).ok:  # PID-19 reused for a local insurance number
+        return [_hit(spec, f.path, "MEDICAL_INSURANCE_NUMBER", p.start, p.end, p.text, "us_ssn", "invalid:local")]
     return [_hit(spec, f.path, f.entity, p.start, p.end, p.text)]
+
+
+_ID_FIELDS = frozenset({"US_SSN", "MEDICAL_INSURANCE_NUMBER", "MEDICAL_RECORD_NUMBER"})
 
 
 def _whole(spec: StructuredSpec, f: FieldSpec, field: Part, tools: Hl7Tools) -> list[Hit]:

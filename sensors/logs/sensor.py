@@ -9,6 +9,7 @@ checkpoint and re-reads from there on the next poll.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -21,6 +22,7 @@ from model.events import DeadLetter, Event
 from sensors.logs.checkpoint import CheckpointStore, CorruptCheckpoint, FileCheckpoint
 from sensors.logs.formats import DETECT_LINES, UNKNOWN, detect_format, make_parser
 from sensors.logs.formats.base import LineContext, LineParser, ParseError
+from sensors.logs.formats.evtx_file import EVTX_MAGIC
 from sensors.logs.tail import FileReader, Line, Tailer
 from sensors.sink import EventSink, ListSink
 
@@ -29,6 +31,7 @@ log = logging.getLogger("healthdlp.sensors.logs")
 STAGE = "log-sensor"
 #: Bytes read per file per poll before the batch is flushed and checkpointed (bounds memory).
 POLL_BUDGET = 8 << 20
+_SPACE = frozenset(b" \t\r\n\x0b\x0c")
 #: A rotated file is closed once it has had no new data for this long.
 DRAIN_IDLE_SECONDS = 5.0
 
@@ -57,6 +60,9 @@ class LineProcessor:
             name = self.fmt
         elif reader.fmt is not None:
             name = reader.fmt  # decided before a restart: a file keeps its format
+        elif reader.head.startswith(EVTX_MAGIC):
+            name = "evtx"
+            self.counters["format-detected.evtx"] += 1
         else:
             sample = [ln.data for ln in lines[:DETECT_LINES * 4] if not ln.too_long and ln.data.strip()]
             if not sample:
@@ -66,12 +72,27 @@ class LineProcessor:
             if name == UNKNOWN:
                 log.warning("%s: log format not recognised; its lines are dead-lettered", reader.path)
         parser = make_parser(name, self.cfg)
+        reader.whole_file = bool(getattr(parser, "whole_file", False))
         if reader.parser_state and reader.fmt == name:
             parser.set_state(reader.parser_state)
         reader.fmt, reader.parser, reader.parser_state = name, parser, None
         return parser
 
     def process(self, reader: FileReader, lines: list[Line]) -> None:
+        """Parse a batch with the cyclic garbage collector paused: parsing allocates ~10 container
+        objects per line and none of them forms a cycle, yet each 700 allocations would trigger a
+        collection that re-scans the batch's live events (a third of the CPU on access logs).
+        Reference counting still frees everything; the collector resumes after the batch."""
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            self._process(reader, lines)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _process(self, reader: FileReader, lines: list[Line]) -> None:
         parser = self.parser_for(reader, lines)
         emit, counters = self.sink.emit, self.counters
         counters["lines-read"] += len(lines)
@@ -82,6 +103,9 @@ class LineProcessor:
                 else:
                     counters["lines-blank"] += 1
             return
+        if getattr(parser, "whole_file", False):
+            self._whole_file(reader, parser, lines)
+            return
         wants_blank = getattr(parser, "wants_blank", False)
         for line in lines:
             if line.too_long:
@@ -90,7 +114,7 @@ class LineProcessor:
             data = line.data
             if line.offset == 0:
                 data = data.removeprefix(b"\xef\xbb\xbf")
-            blank = not data.strip()
+            blank = not data or (data[0] in _SPACE and data.isspace())
             if blank:
                 counters["lines-blank"] += 1
                 if not wants_blank:
@@ -118,9 +142,35 @@ class LineProcessor:
                 emit(ev)
             counters["events"] += len(events)
 
+    def _whole_file(self, reader: FileReader, parser: LineParser, lines: list[Line]) -> None:
+        """A binary record file (EVTX): once the tailer has consumed it to its end, the parser reads
+        the records it has not emitted yet; the 'lines' cut from it are only a read cursor."""
+        try:
+            size = os.fstat(reader.fd).st_size
+        except OSError:
+            return
+        if not lines or reader.pos < size:
+            return
+        ctx = LineContext(reader.path, reader.line_no, reader.offset, reader.head_id(reader.offset), self.sensor_id,
+                          reader.mtime, self.counters)
+        try:
+            events, errors = parser.read_new(reader.fd, ctx)  # type: ignore[attr-defined]
+        except Exception as e:  # a library or parser bug must not stop the sensor
+            log.exception("%s: parser %s failed", reader.path, parser.name)
+            events, errors = [], [ParseError("parser-error", f"{reader.path}: parser {parser.name} raised "
+                                             f"{type(e).__name__}")]
+        for ev in events:
+            self.sink.emit(ev)
+        self.counters["events"] += len(events)
+        for err in errors:
+            self.counters["dead-letters"] += 1
+            self.counters[f"dead-letter.{err.reason}"] += 1
+            self.sink.dead_letter(DeadLetter(stage=STAGE, reason=err.reason, detail=err.detail, source=reader.path,
+                                             observed_at=self.clock(), payload=b""))
+
     def finish(self, reader: FileReader) -> None:
         """End of an offline scan: what correlation still holds."""
-        if reader.parser is None:
+        if reader.parser is None or getattr(reader.parser, "whole_file", False):
             return
         ctx = LineContext(reader.path, reader.line_no, reader.offset, reader.head_id(reader.offset),
                           self.sensor_id, reader.mtime, self.counters)

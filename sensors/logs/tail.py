@@ -80,6 +80,7 @@ class FileReader:
         self.fmt: str | None = None  # set by the sensor: the format this file is parsed as
         self.parser: Any = None  # the sensor's parser for this file (opaque here)
         self.parser_state: dict[str, Any] | None = None  # restored state, applied by the sensor
+        self.whole_file = False  # set by the sensor for binary record files (EVTX) rewritten in place
         self.refresh_head()
 
     @classmethod
@@ -132,6 +133,15 @@ class FileReader:
         if got is None:
             got = self._head_ids[n] = fingerprint(self.head[:n])
         return got
+
+    def rewind_in_place(self) -> None:
+        """Re-read from 0 a file whose content changed in place (same identity)."""
+        self.offset = self.line_no = 0
+        self.skipping = False
+        self.buf.clear()
+        self.head = os.pread(self.fd, HEAD_BYTES, 0)
+        self.fp = fingerprint(self.head)
+        self._head_ids.clear()
 
     def reset(self) -> None:
         """The file was truncated: start over from byte 0 with a new fingerprint."""
@@ -291,6 +301,11 @@ class Tailer:
         seen = (st.st_size, st.st_mtime_ns)
         if seen == r.last_seen and st.st_size <= r.pos:
             return []
+        if r.whole_file and st.st_size <= r.pos and st.st_size > 0 and r.last_seen != (-1, -1):
+            # a binary record file (EVTX) rewritten in place: read it again; its parser knows
+            # which records it has emitted
+            self.counters["files-rewritten"] += 1
+            r.rewind_in_place()
         r.mtime = st.st_mtime
         before = r.pos
         lines = r.read_lines(budget)

@@ -1,4 +1,7 @@
-"""Network sensor: pcap/pcapng files and live interfaces → reassembled TCP → HTTP/FHIR, HL7-MLLP, TLS Events.
+"""Network sensor: pcap/pcapng and live interfaces → IP/TCP reassembly → protocol parsers → Events.
+
+Protocols: HTTP/FHIR, HL7-MLLP, DICOM, SMTP, FTP (+ data), IMAP/POP3 STARTTLS, PostgreSQL, MySQL,
+TLS; flows not inspected get a flow-accounting Event (channel ``tcp``).
 
 See docs/network-sensor.md for what is extracted, the attributes per channel, the limits and the
 counters.

@@ -216,7 +216,8 @@ def _idb_options(buf: bytes, pos: int, end: int, endian: str) -> tuple[float, fl
 
 # -- live capture ------------------------------------------------------------------------------
 def live_records(
-    interface: str, bpf: str, stop: threading.Event, snaplen: int = 65535, poll: float = 0.25
+    interface: str, bpf: str, stop: threading.Event, snaplen: int = 65535, poll: float = 0.25,
+    on_kernel_stats: Callable[[int, int], None] | None = None, stats_every: float = 5.0,
 ) -> Iterator[Record]:
     """Raw frames from a live interface via scapy's L2ListenSocket, never dissected.
 
@@ -225,13 +226,21 @@ def live_records(
     ``recv_raw`` hands back the frame bytes and the layer-2 class; we map the class to its
     link type once and push the bytes through the same fast path as files. ``select`` with a
     short timeout lets ``stop`` end the capture even on a silent interface.
+
+    ``on_kernel_stats(received, dropped)`` gets the kernel's PACKET_STATISTICS every
+    ``stats_every`` seconds and at the end: packets the socket received and packets it dropped
+    because we did not read fast enough (the figure an operator needs to trust "no alert").
     """
     from scapy.config import conf
 
     sock = conf.L2listen(iface=interface, filter=bpf or None)
+    next_stats = time.monotonic() + stats_every
     try:
         linktype_of: Callable[[object], int] = _linktype_resolver()
         while not stop.is_set():
+            if on_kernel_stats is not None and time.monotonic() >= next_stats:
+                next_stats = time.monotonic() + stats_every
+                _report_kernel_stats(sock, on_kernel_stats)
             ready, _, _ = select.select([sock], [], [], poll)
             if not ready:  # heartbeat (link type -1): lets the sensor idle out flows on a quiet link
                 yield time.time(), -1, b"", 0
@@ -241,7 +250,34 @@ def live_records(
                 continue
             yield float(ts or 0.0), linktype_of(cls), data, len(data)
     finally:
+        if on_kernel_stats is not None:
+            _report_kernel_stats(sock, on_kernel_stats)
         sock.close()
+
+
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+
+
+def kernel_stats(sock: Any) -> tuple[int, int] | None:
+    """(packets received, packets dropped) since the last call, from a PF_PACKET socket; None elsewhere.
+
+    ``struct tpacket_stats {unsigned tp_packets, tp_drops}``: the kernel resets both on read,
+    so each call returns a delta.
+    """
+    raw_sock = getattr(sock, "ins", sock)
+    try:
+        raw = raw_sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+    except (OSError, AttributeError):
+        return None
+    packets, drops = struct.unpack("II", raw)
+    return packets, drops
+
+
+def _report_kernel_stats(sock: Any, report: Callable[[int, int], None]) -> None:
+    got = kernel_stats(sock)
+    if got is not None:
+        report(*got)
 
 
 def _linktype_resolver() -> Callable[[object], int]:

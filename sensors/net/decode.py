@@ -146,3 +146,58 @@ def decode_tcp(linktype: int, frame: bytes, origlen: int) -> Segment | str:
     if start > flen:
         return "truncated-header"
     return src, dst, sport, dport, seq, flags, frame[start:], end - flen
+
+
+#: (reassembly key, byte offset, more fragments follow, fragment bytes, src, dst, upper protocol)
+Fragment = tuple[tuple[object, ...], int, bool, bytes, bytes, bytes, int]
+
+
+def decode_fragment(linktype: int, frame: bytes) -> Fragment | str:
+    """The fragment a frame carries (slow path: only for frames ``decode_tcp`` called "ip-fragment").
+
+    IPv4: key (4, src, dst, id, proto), offset in bytes, MF. IPv6: key (6, src, dst, id), the
+    Fragment header's offset and M flag; the upper protocol is the Fragment header's next header
+    (what the reassembled fragmentable part starts with).
+    """
+    lo = l3_offset(linktype, frame)
+    if isinstance(lo, str):
+        return lo
+    off, version = lo
+    if version == 4:
+        vihl, _, total, ident, frag, _, proto, _, src, dst = _ipv4(frame, off)
+        ihl = (vihl & 0x0F) * 4
+        if vihl >> 4 != 4 or ihl < 20 or total < ihl:
+            return "bad-ip-header"
+        data = frame[off + ihl : off + total]
+        return (4, src, dst, ident, proto), (frag & 0x1FFF) * 8, bool(frag & 0x2000), data, src, dst, proto
+    vtc, plen, nxt, _, src, dst = _ipv6(frame, off)
+    if vtc >> 28 != 6:
+        return "bad-ip-header"
+    t = off + 40
+    end = t + plen
+    while nxt in _IPV6_EXT or nxt == 51:
+        hlen = (frame[t + 1] + 2) * 4 if nxt == 51 else (frame[t + 1] + 1) * 8
+        nxt = frame[t]
+        t += hlen
+    if nxt != 44 or t + 8 > end:
+        return "bad-ip-header"
+    upper = frame[t]
+    offm = _u16(frame, t + 2)[0]
+    ident = _u32be(frame, t + 4)[0]
+    return (6, src, dst, ident), offm & 0xFFF8, bool(offm & 1), frame[t + 8 : end], src, dst, upper
+
+
+def decode_reassembled(src: bytes, dst: bytes, proto: int, data: bytes) -> Segment | str:
+    """A TCP segment from a reassembled IP payload (``proto`` = IPv4 protocol or IPv6 next header)."""
+    t = 0
+    while proto in _IPV6_EXT or proto == 51:  # IPv6: extension headers after the Fragment header
+        hlen = (data[t + 1] + 2) * 4 if proto == 51 else (data[t + 1] + 1) * 8
+        proto = data[t]
+        t += hlen
+    if proto != 6:
+        return "non-tcp"
+    sport, dport, seq, _, doff, flags = _tcp(data, t)
+    hlen = (doff >> 4) * 4
+    if hlen < 20 or t + hlen > len(data):
+        return "bad-tcp-header"
+    return src, dst, sport, dport, seq, flags, data[t + hlen :], 0

@@ -37,15 +37,33 @@ class FlowHandler(Protocol):
     def on_close(self, ts: float, reason: str) -> None: ...
 
 
+class MemoryBudget:
+    """The global bound on bytes held for reassembly across all flows (``NetConfig.max_buffered_bytes``).
+
+    Every half stream adds and subtracts its out-of-order bytes here; when the sum goes over
+    ``limit`` the flow table forces delivery (with gaps) of the least recently used flows'
+    buffers until it is back under 90 % of the limit. Counted, never silent.
+    """
+
+    __slots__ = ("limit", "relieve", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.relieve: Callable[[float], None] = lambda ts: None
+
+
 class HalfStream:
     """One direction of a TCP connection, in absolute byte offsets from the first seen byte."""
 
     __slots__ = (
-        "_counters", "_deliver", "_gap", "_side", "fin_off", "max_buffer", "nxt", "off",
+        "_budget", "_counters", "_deliver", "_gap", "_side", "fin_off", "max_buffer", "nxt", "off",
         "pending", "pending_bytes", "tail", "tail_off",
     )
 
-    def __init__(self, side: int, handler: FlowHandler, counters: Counter[str], max_buffer: int) -> None:
+    def __init__(self, side: int, handler: FlowHandler, counters: Counter[str], max_buffer: int,
+                 budget: MemoryBudget | None = None) -> None:
+        self._budget = budget if budget is not None else MemoryBudget(1 << 62)
         self._side = side
         self._deliver = handler.on_data
         self._gap = handler.on_gap
@@ -125,6 +143,9 @@ class HalfStream:
                 self.pending_bytes > self.max_buffer or len(self.pending) > MAX_PENDING_SEGMENTS
             ):
                 self._force_one(ts)
+        b = self._budget
+        if b.used > b.limit:
+            b.relieve(ts)
 
     def _check_conflict(self, start: int, payload: bytes) -> None:
         tail = self.tail
@@ -163,6 +184,7 @@ class HalfStream:
             if dd:
                 self.pending[s] = dd
                 self.pending_bytes += len(dd)
+                self._budget.used += len(dd)
 
     def _drain(self, ts: float) -> None:
         """Deliver buffered segments that have become contiguous."""
@@ -173,6 +195,7 @@ class HalfStream:
                 return
             data = pending.pop(s)
             self.pending_bytes -= len(data)
+            self._budget.used -= len(data)
             e = s + len(data)
             if e <= self.off:
                 self._check_conflict(s, data)
@@ -192,6 +215,13 @@ class HalfStream:
             self._skip(s - self.off, ts, "tcp.gap")
         self._drain(ts)
 
+    def release(self, ts: float) -> int:
+        """Deliver everything buffered now, skipping holes (global memory pressure); bytes released."""
+        before = self.pending_bytes
+        while self.pending:
+            self._force_one(ts)
+        return before
+
     def flush(self, ts: float) -> None:
         """End of the stream: deliver everything buffered, skipping holes.
 
@@ -207,7 +237,7 @@ class TcpFlow:
     """One connection: two half streams, who the client is, and the application handler."""
 
     __slots__ = (
-        "client_side", "closed", "handler", "ignore", "key", "last_ts", "midstream", "payload_bytes",
+        "client_side", "closed", "fins", "handler", "ignore", "key", "last_ts", "midstream", "octets", "pkts",
         "sides", "start_ts",
     )
 
@@ -224,7 +254,13 @@ class TcpFlow:
         self.handler: FlowHandler | None = None
         self.ignore = False  # the application layer needs no more bytes (TLS done, uninspected)
         self.closed = False
-        self.payload_bytes = 0
+        self.fins = 0  # bit per side that sent a FIN (used once the flow is no longer reassembled)
+        self.octets = [0, 0]  # payload bytes per side (side 0 = the sender of the first packet)
+        self.pkts = [0, 0]  # packets per side
+
+    @property
+    def payload_bytes(self) -> int:
+        return self.octets[0] + self.octets[1]
 
 
 class FlowTable:
@@ -241,7 +277,10 @@ class FlowTable:
         max_flows: int,
         max_flow_buffer: int,
         idle_timeout: float,
+        max_buffered_bytes: int = 256 << 20,
     ) -> None:
+        self.budget = MemoryBudget(max_buffered_bytes)
+        self.budget.relieve = self._relieve
         self._make_handler = make_handler
         self.counters = counters
         self.max_flows = max(1, max_flows)
@@ -273,12 +312,18 @@ class FlowTable:
                     return
             self._lru.move_to_end(flow.key)
         flow.last_ts = ts
+        flow.pkts[side] += 1
+        if payload:
+            flow.octets[side] += len(payload)
         if ts >= self._next_sweep:
             self.sweep(ts)
-        if flow.ignore:
-            flow.payload_bytes += len(payload)
-            if flags & (FIN | RST):
-                self._close(flow, ts, "rst" if flags & RST else "fin")
+        if flow.ignore:  # accounting only: close on RST or once both sides sent a FIN
+            if flags & RST:
+                self._close(flow, ts, "rst")
+            elif flags & FIN:
+                flow.fins |= 1 << side
+                if flow.fins == 3 or (flow.sides is not None and flow.sides[1 - side].fin_off >= 0):
+                    self._close(flow, ts, "fin")
             return
         sides = flow.sides
         if sides is None:
@@ -289,10 +334,9 @@ class FlowTable:
             if handler is None:
                 handler = flow.handler = self._make_handler(flow)
             mb = self.max_flow_buffer
-            sides = flow.sides = (HalfStream(0, handler, self.counters, mb),
-                                  HalfStream(1, handler, self.counters, mb))
-        if payload:
-            flow.payload_bytes += len(payload)
+            b = self.budget
+            sides = flow.sides = (HalfStream(0, handler, self.counters, mb, b),
+                                  HalfStream(1, handler, self.counters, mb, b))
         sides[side].segment(seq, flags, payload, missing, ts)
         if flags & RST:
             self._close(flow, ts, "rst")
@@ -336,12 +380,36 @@ class FlowTable:
         if flow.sides is not None and not flow.ignore:
             for hs in flow.sides:
                 hs.flush(ts)
+        if flow.sides is not None:
+            for hs in flow.sides:  # an ignored flow may still hold out-of-order bytes: give them back
+                if hs.pending:
+                    self.budget.used -= hs.pending_bytes
+                    hs.pending = {}
+                    hs.pending_bytes = 0
         if flow.handler is not None:
             flow.handler.on_close(ts, reason)
         elif flow.payload_bytes == 0:
             self.counters["uninspected.no-payload"] += 1
         flow.sides = None
         flow.handler = None
+
+    def _relieve(self, ts: float) -> None:
+        """Global budget exceeded: release the buffers of the least recently used flows first."""
+        c = self.counters
+        c["memory.budget-exceeded"] += 1
+        target = self.budget.limit * 9 // 10
+        for flow in list(self._lru.values()):
+            if self.budget.used <= target:
+                break
+            if flow.sides is None or flow.closed:
+                continue
+            released = 0
+            for hs in flow.sides:
+                if hs.pending:
+                    released += hs.release(ts)
+            if released:
+                c["memory.flows-released"] += 1
+                c["memory.bytes-released"] += released
 
     def sweep(self, now: float) -> None:
         """Close flows idle longer than ``idle_timeout``; the LRU front holds the idlest."""

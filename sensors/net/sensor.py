@@ -12,16 +12,17 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from model.config import NetConfig
 from model.events import DeadLetter, Event
 from sensors.net.capture import CaptureFile, Record, live_records
-from sensors.net.decode import decode_tcp
+from sensors.net.decode import Segment, decode_fragment, decode_reassembled, decode_tcp
+from sensors.net.ipfrag import FragmentTable
 from sensors.net.protocols import REGISTRY
 from sensors.net.reassembly import FlowTable
-from sensors.net.session import SessionEnv, make_session_factory
+from sensors.net.session import Expectations, FlowSummary, SessionEnv, make_session_factory
 from sensors.sink import EventSink, ListSink
 
 #: Decode outcomes that mean a broken packet (dead-lettered) rather than traffic we do not inspect.
@@ -35,7 +36,9 @@ _PACKET_DL_PAYLOAD = 2048
 class NetSensor:
     """Turns packets into Events on ``sink``; ``stats`` counts everything that happened."""
 
-    def __init__(self, cfg: NetConfig, sensor_id: str, sink: EventSink) -> None:
+    def __init__(self, cfg: NetConfig, sensor_id: str, sink: EventSink,
+                 flow_observer: Callable[[FlowSummary], None] | None = None) -> None:
+        self.flow_observer = flow_observer  # called once per closed flow (cross-checks, a conn log)
         self.cfg = cfg
         self.sensor_id = sensor_id
         self.sink = sink
@@ -73,8 +76,14 @@ class NetSensor:
         """Capture on ``interface`` with the BPF ``bpf`` until ``stop`` is set."""
         stop = stop or threading.Event()
         source = f"iface:{interface}"
-        self._consume(live_records(interface, bpf, stop, snaplen=self.cfg.snaplen), source)
+        self._consume(live_records(interface, bpf, stop, snaplen=self.cfg.snaplen,
+                                   on_kernel_stats=self._kernel_stats), source)
         self.sink.flush()
+
+    def _kernel_stats(self, received: int, dropped: int) -> None:
+        """PACKET_STATISTICS deltas (the kernel resets them on each read): what the socket lost."""
+        self._counters["live.kernel-packets"] += received
+        self._counters["live.kernel-drops"] += dropped
 
     # -- the hot loop ------------------------------------------------------------------------------
     def _consume(self, records: Iterable[Record], source: str) -> None:
@@ -87,6 +96,8 @@ class NetSensor:
             emit=self.sink.emit,
             dead_letter=self._sink_dead_letter,
             registry=REGISTRY,
+            expectations=Expectations(c),
+            flow_observer=self.flow_observer,
         )
         table = FlowTable(
             make_session_factory(env),
@@ -94,7 +105,9 @@ class NetSensor:
             max_flows=self.cfg.max_flows,
             max_flow_buffer=self.cfg.max_flow_buffer,
             idle_timeout=self.cfg.idle_timeout,
+            max_buffered_bytes=self.cfg.max_buffered_bytes,
         )
+        frags = FragmentTable(c, max_bytes=max(1 << 16, self.cfg.max_buffered_bytes // 8))
         packet = table.packet
         decode = decode_tcp
         packets = nbytes = 0
@@ -114,6 +127,14 @@ class NetSensor:
                         packet(ts, *seg)
                         continue
                     why = seg
+                    if why == "ip-fragment":
+                        whole = self._fragment(frags, ts, linktype, frame)
+                        if whole is None:
+                            continue
+                        if not isinstance(whole, str):
+                            packet(ts, *whole)
+                            continue
+                        why = whole
                 except (struct.error, IndexError):
                     why = "truncated-header"
                 except Exception as e:  # a parser bug must not stop the stream: count and keep it
@@ -133,12 +154,25 @@ class NetSensor:
             c["bytes"] += nbytes
             for k, v in skipped.items():
                 c[f"decode.{k}"] += v
+            frags.close()
             try:
                 table.close_all(last_ts or None)
             except Exception as e:  # same rule at the end of input
                 c["internal-error"] += 1
                 self._dead_letter("net-internal-error", f"while closing flows: {type(e).__name__}: {e}",
                                   source, last_ts)
+
+    @staticmethod
+    def _fragment(frags: FragmentTable, ts: float, linktype: int, frame: bytes) -> Segment | str | None:
+        """One IP fragment into the fragment table; the TCP segment once its datagram is whole."""
+        frag = decode_fragment(linktype, frame)
+        if isinstance(frag, str):
+            return frag
+        key, offset, more, data, src, dst, proto = frag
+        whole = frags.add(ts, key, offset, more, data)
+        if whole is None:
+            return None
+        return decode_reassembled(src, dst, proto, whole)
 
     # -- dead letters --------------------------------------------------------------------------------
     def _sink_dead_letter(self, letter: DeadLetter) -> None:

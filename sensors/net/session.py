@@ -8,6 +8,7 @@ cost of unknown traffic near zero.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model.events import DeadLetter, Endpoint, Event, TlsInfo, make_event_id
-from sensors.net.protocols import CLIENT, MORE, NO, DataChannel, Message, Parser, ProtocolSpec
+from sensors.net.protocols import CLIENT, EITHER, MORE, NO, DataChannel, Message, Parser, ProtocolSpec
 from sensors.net.reassembly import TcpFlow
 
 #: Bytes of one side kept for sniffing before the flow is declared uninspected.
@@ -24,6 +25,8 @@ SNIFF_LIMIT = 4096
 UNDETECTED_LIMIT = 64 << 10
 #: Bound on the raw bytes a dead letter carries.
 DEAD_LETTER_PAYLOAD = 64 << 10
+_EVENT_KEYS = {c: f"events.{c}" for c in ("http", "fhir", "hl7-mllp", "dicom", "smtp", "ftp", "ftp-data", "tls",
+                                           "tcp", "postgres", "mysql")}
 #: Announced-but-unopened FTP data connections remembered per sensor (oldest dropped, counted).
 MAX_EXPECTATIONS = 4096
 
@@ -56,6 +59,18 @@ class Expectations:
         return self._table.pop((host, port), None)
 
 
+@dataclass(frozen=True, slots=True)
+class FlowSummary:
+    """One closed flow, for ``NetSensor(flow_observer=...)``: what a conn.log line would say."""
+
+    client: Endpoint
+    server: Endpoint
+    protocol: str  # "" when no parser recognised it; "smtp+tls" after STARTTLS
+    encrypted: bool
+    uninspected_reason: str
+    close: str
+
+
 @dataclass(frozen=True)
 class SessionEnv:
     """What every session of one sensor run shares."""
@@ -68,6 +83,7 @@ class SessionEnv:
     dead_letter: Callable[[DeadLetter], None]
     registry: dict[str, ProtocolSpec]
     expectations: Expectations = field(default_factory=lambda: Expectations(Counter()))
+    flow_observer: Callable[[FlowSummary], None] | None = None
 
 
 def _addr(raw: bytes) -> str:
@@ -78,7 +94,8 @@ class AppSession:
     """FlowHandler (for reassembly) and ParserContext (for the parser) of one flow."""
 
     __slots__ = (
-        "_data_channel", "_endpoints", "_env", "_extra", "_flow", "_ordinals", "_parser", "_pending",
+        "_data_channel", "_endpoints", "_env", "_extra", "_flow", "_id_base", "_names", "_ordinals", "_parser",
+        "_pending",
         "_pending_bytes", "_prefix", "_proto", "_skipped", "_tls", "_verdict", "_why", "max_message_bytes",
     )
 
@@ -94,6 +111,8 @@ class AppSession:
         self._verdict = [MORE, MORE]
         self._skipped = [0, 0]
         self._ordinals = [0, 0]
+        self._id_base: Any = None  # blake2b state over the flow key (see _event_id)
+        self._names: dict[tuple[int | None, str, str], Endpoint] | None = None
         self._endpoints: tuple[Endpoint, Endpoint] | None = None
         self._extra: dict[str, Any] | None = None  # attributes added after an upgrade (STARTTLS)
         self._why = ""  # why the flow stopped being inspected
@@ -147,13 +166,17 @@ class AppSession:
         elif not self._flow.ignore:
             if self._flow.payload_bytes == 0:
                 self._uninspected("no-payload")
-            elif NO in self._verdict and MORE not in self._verdict:
-                self._uninspected("unknown-protocol")
+            elif all(v == NO or not self._flow.octets[i] for i, v in enumerate(self._verdict)):
+                self._uninspected("unknown-protocol")  # every side that spoke was rejected
             else:
                 self._uninspected("too-short")
         self._pending = []
         if self._flow.ignore and self._why and self._why != "no-payload":
             self._flow_event(ts, reason)
+        if self._env.flow_observer is not None:
+            client, server = self._eps()
+            self._env.flow_observer(FlowSummary(client, server, self._proto, self._why == "encrypted",
+                                                self._why, reason))
 
     def _flow_event(self, ts: float, close_reason: str) -> None:
         """Flow accounting for a flow whose content was not (or no longer) inspected: how much, why."""
@@ -205,7 +228,7 @@ class AppSession:
         for spec in self._ordered_specs():
             v = spec.sniff(prefix)
             if v >= CLIENT:
-                self._start(spec, side, v == CLIENT)
+                self._start(spec, side, v == CLIENT or (v == EITHER and side == self._flow.client_side))
                 return
             best = max(best, v)
         if best == MORE and len(prefix) < SNIFF_LIMIT:
@@ -226,7 +249,7 @@ class AppSession:
             if v >= CLIENT:
                 self._verdict[side] = MORE
                 self._pending.append((side, data, ts))
-                self._start(spec, side, v == CLIENT)
+                self._start(spec, side, v == CLIENT or (v == EITHER and side == self._flow.client_side))
                 return True
         return False
 
@@ -257,7 +280,9 @@ class AppSession:
         self._pending_bytes = 0
 
     # -- ParserContext ---------------------------------------------------------------------------
-    def stop_inspection(self, reason: str = "encrypted") -> None:
+    def stop_inspection(self, reason: str = "encrypted", attributes: dict[str, Any] | None = None) -> None:
+        if attributes:
+            self._extra = {**(self._extra or {}), **attributes}
         if not self._flow.ignore:
             self._flow.ignore = True
             self._why = reason
@@ -310,19 +335,47 @@ class AppSession:
             )
         )
 
+    def _named(self, ep: Endpoint, name: str) -> Endpoint:
+        """``ep`` with a name (AE title, HL7 application), cached: a flow reuses the same few names."""
+        cache = self._names
+        if cache is None:
+            cache = self._names = {}
+        key = (ep.port, ep.host, name)
+        got = cache.get(key)
+        if got is None:
+            got = cache[key] = Endpoint(ep.host, ep.port, name)
+        return got
+
+    def _event_id(self, direction: str, ordinal: int) -> str:
+        """``make_event_id(five_tuple, start_ts, direction, ordinal)``, without re-hashing the flow key.
+
+        The flow part of the hash is computed once per flow and copied per message; the result
+        is byte-for-byte what ``make_event_id`` gives (tests check it).
+        """
+        base = self._id_base
+        if base is None:
+            client, server = self._eps()
+            base = hashlib.blake2b(digest_size=16)
+            for p in (("tcp", client.host, client.port, server.host, server.port), self._flow.start_ts):
+                base.update(repr(p).encode("utf-8", "surrogatepass"))
+                base.update(b"\x1f")
+            self._id_base = base
+        h = base.copy()
+        h.update(f"{direction!r}\x1f{ordinal!r}\x1f".encode())
+        return h.hexdigest()
+
     def message(self, msg: Message) -> None:
         env = self._env
-        client, server = self._eps()
-        src, dst = (client, server) if msg.from_client else (server, client)
+        client, server = self._endpoints or self._eps()
+        if msg.from_client:
+            src, dst, direction, idx = client, server, "c2s", 1
+        else:
+            src, dst, direction, idx = server, client, "s2c", 0
         if msg.src_name:
-            src = Endpoint(src.host, src.port, msg.src_name)
+            src = self._named(src, msg.src_name)
         if msg.dst_name:
-            dst = Endpoint(dst.host, dst.port, msg.dst_name)
-        direction = "c2s" if msg.from_client else "s2c"
-        idx = 1 if msg.from_client else 0
+            dst = self._named(dst, msg.dst_name)
         self._ordinals[idx] += 1
-        flow = self._flow
-        five_tuple = ("tcp", client.host, client.port, server.host, server.port)
         content = b"" if msg.encrypted else msg.content
         truncated = msg.truncated
         if len(content) > env.max_message_bytes:
@@ -335,7 +388,7 @@ class AppSession:
         if msg.tls is not None:
             self._tls = msg.tls
         ev = Event(
-            event_id=make_event_id(five_tuple, flow.start_ts, direction, self._ordinals[idx]),
+            event_id=self._event_id(direction, self._ordinals[idx]),
             sensor_id=env.sensor_id,
             observed_at=msg.ts,
             source_kind="net",
@@ -351,8 +404,9 @@ class AppSession:
             truncated=truncated,
             attributes=attrs,
         )
-        env.counters["events"] += 1
-        env.counters[f"events.{msg.channel}"] += 1
+        counters = env.counters
+        counters["events"] += 1
+        counters[_EVENT_KEYS.get(msg.channel) or f"events.{msg.channel}"] += 1
         env.emit(ev)
 
 

@@ -3,13 +3,18 @@
 Rules are data; kinds are the code behind them (``stream.policy.kinds.KINDS``). Binding happens
 once at load time, so an evaluator holds its parameters already typed and the hot path does no
 dictionary lookups or re-validation. An evaluator is a pure function of (event, scan, window
-state): it is tested with real events and hand-built scan results, no Kafka, no detectors.
+state, resolved flow): it is tested with real events and hand-built scan results, no Kafka, no
+detectors.
+
+An evaluator may expose ``gate`` = (lowest record level it can fire on, channels it watches or
+None for any): the policy indexes rules by it so that, with a thousand rules, an event only
+visits the few that could fire (bench/bench_policy.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from model.alerts import Alert
 from model.events import Event
@@ -18,9 +23,16 @@ from stream.policy.params import Param
 from stream.policy.rule import Rule
 from stream.policy.windows import WindowStore
 
+if TYPE_CHECKING:
+    from stream.policy.context import Flow
+
+#: (min record level, channels or None): what an evaluator can fire on at all.
+Gate = tuple[int, frozenset[str] | None]
+OPEN_GATE: Gate = (0, None)
+
 
 class Evaluator(Protocol):
-    def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore) -> list[Alert]:
+    def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore, flow: Flow) -> list[Alert]:
         """Alerts this rule raises for one event (usually none). Must not raise on odd content."""
         ...
 

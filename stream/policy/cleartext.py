@@ -26,7 +26,8 @@ from stream.policy.alerting import (
     parameters_for_details,
     record_count,
 )
-from stream.policy.base import Evaluator
+from stream.policy.base import Evaluator, Gate
+from stream.policy.context import Flow
 from stream.policy.params import Param, cleartext_channels, level
 from stream.policy.rule import Rule
 from stream.policy.windows import WindowStore
@@ -40,12 +41,16 @@ class CleartextEvaluator:
     min_level: int
     channels: frozenset[str]
 
-    def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore) -> list[Alert]:
+    @property
+    def gate(self) -> Gate:
+        return (self.min_level, self.channels)
+
+    def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore, flow: Flow) -> list[Alert]:
         if scan.record_level < self.min_level or event.channel not in self.channels or is_encrypted(event):
             return []
         rule = self.rule
         subjects = distinct(scan.subject_hashes)
-        severity, why = rule.severity.grade(scan.record_level, len(subjects))
+        severity, why = rule.severity.grade(scan.record_level, len(subjects), event.channel, flow.dst.zone)
         details = {
             "kind": NAME,
             "parameters": parameters_for_details(dict(rule.parameters)),

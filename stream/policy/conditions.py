@@ -1,7 +1,9 @@
 """Generic ``match`` / ``unless`` conditions on event fields, so that tuning is data, not code.
 
 Each YAML key maps to one small condition class (an explicit registry, :data:`CONDITIONS`) whose
-``matches(event)`` is a plain predicate. All keys of a block must hold (AND); a list value means
+``matches(event, flow)`` is a plain predicate; ``flow`` is the event resolved against the context
+(:class:`stream.policy.context.Flow`: scenario, roles, zones, opening form), or None.
+All keys of a block must hold (AND); a list value means
 "any of" (OR). ``unless`` uses the same keys and vetoes the rule when it matches — that is where
 allow-lists go (a segregated PACS VLAN, a sanctioned export workstation).
 """
@@ -9,21 +11,25 @@ allow-lists go (a segregated PACS VLAN, a sanctioned export workstation).
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from model.events import Endpoint, Event
 from model.taxonomy import CHANNELS, SourceKind
 from model.yamlsrc import ConfigIssue, unknown_key_message, where
+
+if TYPE_CHECKING:
+    from stream.policy.context import Flow
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Scalar = str | int | float | bool
 
 
 class Condition(Protocol):
-    def matches(self, event: Event) -> bool: ...
+    def matches(self, event: Event, flow: Flow | None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class FieldIn:
     field: str
     values: frozenset[str]
 
-    def matches(self, event: Event) -> bool:
+    def matches(self, event: Event, flow: Flow | None = None) -> bool:
         return str(getattr(event, self.field)) in self.values
 
 
@@ -41,7 +47,7 @@ class FieldIn:
 class EncryptedIs:
     value: bool
 
-    def matches(self, event: Event) -> bool:
+    def matches(self, event: Event, flow: Flow | None = None) -> bool:
         return (event.encrypted or event.tls is not None) is self.value
 
 
@@ -53,7 +59,7 @@ class HostIn:
     names: frozenset[str]
     networks: tuple[Network, ...]
 
-    def matches(self, event: Event) -> bool:
+    def matches(self, event: Event, flow: Flow | None = None) -> bool:
         ep: Endpoint | None = getattr(event, self.side)
         if ep is None:
             return False
@@ -61,11 +67,17 @@ class HostIn:
             return True
         if not self.networks:
             return False
-        try:
-            addr = ipaddress.ip_address(ep.host)
-        except ValueError:
-            return False
-        return any(addr in net for net in self.networks)
+        addr = _ip(ep.host)
+        return addr is not None and any(addr in net for net in self.networks)
+
+
+@functools.lru_cache(maxsize=8192)
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parsed once per distinct host: the same few addresses recur in every batch."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ class PortIn:
     side: str
     ports: frozenset[int]
 
-    def matches(self, event: Event) -> bool:
+    def matches(self, event: Event, flow: Flow | None = None) -> bool:
         ep: Endpoint | None = getattr(event, self.side)
         return ep is not None and ep.port in self.ports
 
@@ -89,7 +101,7 @@ class AttributesMatch:
 
     expected: tuple[tuple[str, frozenset[tuple[str, str]]], ...]
 
-    def matches(self, event: Event) -> bool:
+    def matches(self, event: Event, flow: Flow | None = None) -> bool:
         for name, allowed in self.expected:
             if name not in event.attributes:
                 return False
@@ -106,8 +118,35 @@ class Match:
 
     conditions: tuple[Condition, ...] = ()
 
-    def matches(self, event: Event) -> bool:
-        return all(c.matches(event) for c in self.conditions)
+    def matches(self, event: Event, flow: Flow | None = None) -> bool:
+        return all(c.matches(event, flow) for c in self.conditions)
+
+
+@dataclass(frozen=True)
+class FlowIn:
+    """A fact of the resolved flow is one of ``values``: ``scenario`` (any of the flow's scenarios),
+    ``src.role``, ``dst.zone``, ``dst.opening_form``, ``dst.sharing``, ``src.asset`` ..."""
+
+    path: str
+    values: frozenset[str]
+
+    def matches(self, event: Event, flow: Flow | None = None) -> bool:
+        if flow is None:
+            return False
+        if self.path == "scenario":
+            return any(s in self.values for s in flow.scenarios)
+        if self.path == "crossing":
+            return flow.crossing in self.values
+        side, attr = self.path.split(".", 1)
+        return str(getattr(getattr(flow, side), attr)) in self.values
+
+
+@dataclass(frozen=True)
+class CrossesZone:
+    value: bool
+
+    def matches(self, event: Event, flow: Flow | None = None) -> bool:
+        return flow is not None and flow.crosses_zone is self.value
 
 
 # --- parsers: raw YAML value -> condition; ValueError carries the message -----------------------
@@ -183,6 +222,42 @@ def _attributes(v: Any) -> Condition:
     return AttributesMatch(tuple(expected))
 
 
+def _flow_choice(path: str, known: Callable[[], tuple[str, ...]]) -> Callable[[Any], Condition]:
+    def parse(v: Any) -> Condition:
+        items = _strings(v, path)
+        allowed = known()
+        bad = [i for i in items if allowed and i not in allowed]
+        if bad:
+            close = difflib.get_close_matches(bad[0], allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(allowed)}"
+            raise ValueError(f"unknown value {bad[0]!r}{hint}")
+        return FlowIn(path, frozenset(items))
+
+    return parse
+
+
+def _vocab(name: str) -> Callable[[], tuple[str, ...]]:
+    """Lazily read a context vocabulary (context imports conditions' siblings; avoid a cycle)."""
+
+    def get() -> tuple[str, ...]:
+        from stream.policy import context
+
+        if name == "crossing":
+            zones = (*context.ZONES, context.UNKNOWN)
+            return tuple(f"{a}->{b}" for a in zones for b in zones)
+        if name == "forms":
+            return tuple(context.OPENING_FORMS)
+        return tuple(getattr(context, name)) + ((context.UNKNOWN,) if name in ("ROLES", "ZONES") else ())
+
+    return get
+
+
+def _crosses(v: Any) -> Condition:
+    if not isinstance(v, bool):
+        raise ValueError("'crosses_zone' must be true or false")
+    return CrossesZone(v)
+
+
 #: YAML key -> parser. One line registers a new condition.
 CONDITIONS: dict[str, Callable[[Any], Condition]] = {
     "channel": _choice("channel", CHANNELS),
@@ -196,6 +271,18 @@ CONDITIONS: dict[str, Callable[[Any], Condition]] = {
     "src_port": _port("src"),
     "dst_port": _port("dst"),
     "attributes": _attributes,
+    # facts of the flow resolved against the context (stream/policy/context.py)
+    "scenario": _flow_choice("scenario", _vocab("SCENARIOS")),
+    "src_role": _flow_choice("src.role", _vocab("ROLES")),
+    "dst_role": _flow_choice("dst.role", _vocab("ROLES")),
+    "src_zone": _flow_choice("src.zone", _vocab("ZONES")),
+    "dst_zone": _flow_choice("dst.zone", _vocab("ZONES")),
+    "src_asset": _flow_choice("src.asset", lambda: ()),
+    "dst_asset": _flow_choice("dst.asset", lambda: ()),
+    "opening_form": _flow_choice("dst.opening_form", _vocab("forms")),
+    "sharing": _flow_choice("dst.sharing", _vocab("SHARING")),
+    "crossing": _flow_choice("crossing", _vocab("crossing")),
+    "crosses_zone": _crosses,
 }
 
 

@@ -3,7 +3,10 @@
 A rule file holds one rule (a mapping) or several (a list of mappings). Validation covers unknown
 keys (with a did-you-mean), wrong types, unknown kinds, bad parameters, bad conditions, bad
 severity models and duplicate rule ids across all files; nothing is loaded unless everything is
-valid, because a half-loaded policy silently misses alerts.
+valid, because a half-loaded policy silently misses alerts. Context files (assets, zones,
+approvals: :mod:`stream.policy.context`) load in the same pass, so ``healthdlp policy check``
+reports rule and context problems together, and a rule naming an asset the context lacks is an
+error too.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from model.yamlsrc import (
     where,
 )
 from stream.policy.base import Evaluator
-from stream.policy.conditions import Match, parse_match
+from stream.policy.conditions import FlowIn, Match, parse_match
+from stream.policy.context import Context, load_context
 from stream.policy.kinds import KINDS
 from stream.policy.policy import Policy
 from stream.policy.rule import Playbook, Rule
@@ -34,16 +38,22 @@ BUNDLED_RULES = Path(__file__).resolve().parent / "rules"
 STANDARD = "GB/T 39725-2020"
 
 RULE_KEYS = ("id", "version", "title", "description", "clauses", "kind", "severity", "playbook",
-             "parameters", "match", "unless", "enabled")
+             "parameters", "match", "unless", "enabled", "approvals")
 REQUIRED = ("id", "version", "title", "description", "clauses", "kind", "severity", "playbook")
 PLAYBOOK_KEYS = ("id", "check", "dispose")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _CLAUSE = re.compile(r"§\s*\d+(\.\d+)*")
 
 
-def load_policy(paths: Sequence[str] = ()) -> Policy:
-    """Rules from files and directories (``*.yaml``/``*.yml``); ``()`` loads the bundled rules."""
+def load_policy(paths: Sequence[str] = (), context: Sequence[str] = (), *, hash_key: bytes = b"") -> Policy:
+    """Rules from files and directories (``*.yaml``/``*.yml``); ``()`` loads the bundled rules.
+
+    ``context``: context files/directories (``()``: the empty context, where every private
+    address is the controller's intranet and every public one the internet). ``hash_key`` keys
+    the hashes a kind keeps of quasi-identifier combinations (the detectors' HMAC key).
+    """
     issues: list[ConfigIssue] = []
+    ctx = _context(context, issues, hash_key)
     files = _rule_files(paths or (str(BUNDLED_RULES),), issues)
     rules: list[Rule] = []
     for f in files:
@@ -53,17 +63,42 @@ def load_policy(paths: Sequence[str] = ()) -> Policy:
             issues.extend(e.issues)
             continue
         rules.extend(_parse_document(data, str(f), issues))
-    return _finish(rules, issues)
+    return _finish(rules, issues, ctx)
 
 
-def load_policy_text(text: str, source: str = "<string>") -> Policy:
-    """Rules from YAML text (tests, ``rules check`` of a snippet); same validation as files."""
+def load_policy_text(text: str, source: str = "<string>", context: Context | None = None) -> Policy:
+    """Rules from YAML text (tests, ``policy check`` of a snippet); same validation as files."""
     issues: list[ConfigIssue] = []
     data = load_yaml_text(text, source)
-    return _finish(_parse_document(data, source, issues), issues)
+    return _finish(_parse_document(data, source, issues), issues, context)
 
 
-def _finish(rules: list[Rule], issues: list[ConfigIssue]) -> Policy:
+def _context(paths: Sequence[str], issues: list[ConfigIssue], hash_key: bytes) -> Context | None:
+    try:
+        ctx = load_context(paths)
+    except ConfigError as e:
+        issues.extend(e.issues)
+        return None
+    ctx.hash_key = hash_key
+    return ctx
+
+
+def _check_assets(rules: list[Rule], ctx: Context, issues: list[ConfigIssue]) -> None:
+    """A rule that names an asset the context does not define can never match: say so at load."""
+    if not ctx.assets:
+        return
+    for r in rules:
+        for block in (r.match, r.unless):
+            for c in block.conditions if block is not None else ():
+                if isinstance(c, FlowIn) and c.path in ("src.asset", "dst.asset"):
+                    for v in sorted(c.values - set(ctx.by_id)):
+                        issues.append(ConfigIssue(r.source, f"rule {r.id!r}: asset {v!r} is not defined in the "
+                                                            f"context ({', '.join(ctx.sources)})"))
+
+
+def _finish(rules: list[Rule], issues: list[ConfigIssue], context: Context | None = None) -> Policy:
+    if context is not None:
+        _check_assets(rules, context, issues)
     first: dict[str, Rule] = {}
     for r in rules:
         if r.id in first:
@@ -79,7 +114,12 @@ def _finish(rules: list[Rule], issues: list[ConfigIssue]) -> Policy:
             issues.append(ConfigIssue(r.source, f"rule {r.id!r}: {e}"))
     if issues:
         raise ConfigError(issues)
-    return Policy(rules, evaluators)
+    return Policy(rules, evaluators, context)
+
+
+def is_test_file(p: Path) -> bool:
+    """Rule test cases live next to the rules as ``*.test.yaml``; a rules directory skips them."""
+    return p.name.endswith((".test.yaml", ".test.yml"))
 
 
 def _rule_files(paths: Sequence[str], issues: list[ConfigIssue]) -> list[Path]:
@@ -87,7 +127,8 @@ def _rule_files(paths: Sequence[str], issues: list[ConfigIssue]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(c for c in p.iterdir() if c.suffix in (".yaml", ".yml") and c.is_file())
+            found = sorted(c for c in p.iterdir() if c.suffix in (".yaml", ".yml") and c.is_file()
+                           and not is_test_file(c))
             if not found:
                 issues.append(ConfigIssue(f"{p}:0", "directory holds no rule files (*.yaml, *.yml)"))
             files.extend(found)
@@ -133,6 +174,9 @@ def parse_rule(node: dict[str, Any], issues: list[ConfigIssue]) -> Rule | None:
     playbook = _playbook(node, rid, issues)
     parameters = _parameters(node, kind, issues)
     match, unless = _block(node, "match", issues), _block(node, "unless", issues)
+    honour = node.get("approvals", "honour")
+    if honour not in ("honour", "ignore"):
+        issues.append(ConfigIssue(where(node, "approvals"), f"'approvals' must be honour or ignore, not {honour!r}"))
     if len(issues) > before or None in (rid, version, kind, severity, playbook):
         return None
     assert rid is not None and version is not None and kind is not None  # for mypy: checked above
@@ -140,7 +184,7 @@ def parse_rule(node: dict[str, Any], issues: list[ConfigIssue]) -> Rule | None:
     return Rule(
         id=rid, version=version, title=title, description=description, clauses=clauses, kind=kind,
         severity=severity, playbook=playbook, parameters=parameters, match=match or Match(), unless=unless,
-        enabled=enabled, source=where(node),
+        enabled=enabled, source=where(node), honour_approvals=honour == "honour",
     )
 
 

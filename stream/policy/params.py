@@ -8,6 +8,7 @@ stay JSON-able (a duration becomes seconds) because they are copied into alert d
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,3 +107,88 @@ def channels(v: Any) -> tuple[str, ...]:
 def cleartext_channels(v: Any) -> tuple[str, ...]:
     """Channels that can carry cleartext (model.taxonomy.CLEARTEXT_CAPABLE); 'tls' makes no sense here."""
     return _channel_list(v, CLEARTEXT_CAPABLE, "cleartext-capable channel")
+
+
+# -- parsers for the context-aware kinds ---------------------------------------------------------
+
+
+def optional(parse: Parser) -> Parser:
+    """``null`` (the default: not checked) or a value ``parse`` accepts."""
+    return lambda v: None if v is None else parse(v)
+
+
+def names(known: tuple[str, ...] | None = None, *, allow_empty: bool = True, what: str = "name") -> Parser:
+    """A list of strings (a single string is a list of one); checked against ``known`` when given."""
+
+    def parse(v: Any) -> tuple[str, ...]:
+        items = [v] if isinstance(v, str) else v
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            raise ValueError(f"must be a list of {what}s")
+        if not items and not allow_empty:
+            raise ValueError(f"must name at least one {what}")
+        if known is not None:
+            bad = [i for i in items if i not in known]
+            if bad:
+                close = difflib.get_close_matches(bad[0], known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
+                raise ValueError(f"unknown {what} {bad[0]!r}{hint}")
+        return tuple(dict.fromkeys(i.strip() for i in items))
+
+    return parse
+
+
+def optional_channels(v: Any) -> tuple[str, ...] | None:
+    """``null`` (any channel) or channel names."""
+    return None if v is None else channels(v)
+
+
+def level_thresholds(v: Any) -> dict[str, int]:
+    """``{3: 200, 4: 50, 5: 10}``: level → count; kept with string keys (JSON-able alert details)."""
+    if not isinstance(v, dict) or not v:
+        raise ValueError("must map levels (1-5) to counts, e.g. {4: 50, 5: 10}")
+    out: dict[int, int] = {}
+    for k, n in v.items():
+        lv = int(k) if str(k).isdigit() else None
+        if lv is None or not MIN_LEVEL <= lv <= MAX_LEVEL:
+            raise ValueError(f"level {k!r} must be {MIN_LEVEL}..{MAX_LEVEL}")
+        if not _is_int(n) or n < 1:
+            raise ValueError(f"the count for L{lv} must be an integer ≥ 1, not {n!r}")
+        out[lv] = int(n)
+    ordered = sorted(out.items())
+    for (lo, nlo), (hi, nhi) in itertools.pairwise(ordered):
+        if nhi > nlo:
+            raise ValueError(f"L{hi} ({nhi}) must not need more subjects than L{lo} ({nlo})")
+    return {str(k): n for k, n in ordered}
+
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-4]):([0-5]\d)$")
+
+
+def hours(v: Any) -> str:
+    """Working hours ``"07:30-19:00"`` (local time; an end before the start spans midnight)."""
+    if not isinstance(v, str) or not _HHMM.match(v.strip()):
+        raise ValueError(f"must be a time range such as '07:30-19:00', not {v!r}")
+    return v.strip()
+
+
+def parse_hours(text: str) -> tuple[int, int]:
+    """Minutes after midnight of the start and end of ``"HH:MM-HH:MM"``."""
+    m = _HHMM.match(text)
+    assert m is not None
+    return int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def field_groups(v: Any) -> tuple[tuple[str, ...], ...]:
+    """Field-name alternatives per quasi-identifier, e.g. ``[[birthDate, dob], [gender, sex]]``."""
+    if not isinstance(v, list):
+        raise ValueError("must be a list of field-name lists, e.g. [[birthDate, dob], [gender, sex]]")
+    out = []
+    for g in v:
+        items = [g] if isinstance(g, str) else g
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) and i for i in items):
+            raise ValueError("each entry must be a field name or a non-empty list of alternative names")
+        out.append(tuple(items))
+    return tuple(out)

@@ -37,7 +37,8 @@ from stream.policy.alerting import (
     parameters_for_details,
     record_count,
 )
-from stream.policy.base import Evaluator
+from stream.policy.base import Evaluator, Gate
+from stream.policy.context import Flow
 from stream.policy.params import (
     Param,
     boolean,
@@ -127,27 +128,32 @@ class BulkRemovableEvaluator:
             return True
         return event.channel in self.device_channels and names_removable_device(event)
 
-    def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore) -> list[Alert]:
+    @property
+    def gate(self) -> Gate:
+        return (self.min_level, self.channels | self.device_channels)
+
+    def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore, flow: Flow) -> list[Alert]:
         if not scan.subject_hashes or scan.record_level < self.min_level or not self.is_removable(event):
             return []
         if event.encrypted and not self.include_encrypted:
             return []
-        principal = event.principal
+        principal = flow.principal(event)  # Event.principal unless the context names an owner
         key = f"{self.rule.id}@{self.rule.version}\x1f{principal}"
         ts = event.observed_at
         subjects = windows.add(key + "\x1fsubjects", scan.subject_hashes, ts, self.window_s)
         events = windows.add(key + "\x1fevents", [_member(event, scan)], ts, self.window_s)
         if subjects.count < self.min_subjects:
             return []
-        return [self._alert(event, scan, principal, subjects, events)]
+        return [self._alert(event, scan, principal, subjects, events, flow.dst.zone)]
 
     def _alert(
-        self, event: Event, scan: ScanResult, principal: str, subjects: WindowSnapshot, events: WindowSnapshot
+        self, event: Event, scan: ScanResult, principal: str, subjects: WindowSnapshot, events: WindowSnapshot,
+        zone: str = "",
     ) -> Alert:
         rule = self.rule
         facts = [_facts(m) for m in events.members]
         max_level = max(f.level for f in facts)
-        severity, why = rule.severity.grade(max_level, subjects.count)
+        severity, why = rule.severity.grade(max_level, subjects.count, event.channel, zone)
         bucket = math.floor(event.observed_at / self.window_s) * self.window_s
         reported = [f.records for f in facts if f.records is not None]
         details = {

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model.events import Event
 from stream.policy.conditions import Match
 from stream.policy.severity import SeverityModel
+
+if TYPE_CHECKING:
+    from stream.policy.context import Flow
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,11 @@ class Rule:
     unless: Match | None = None
     enabled: bool = True
     source: str = ""  # file:line of the rule, for messages
+    #: A flow covered by a valid approval becomes an allowed-by-approval record instead of an alert.
+    honour_approvals: bool = True
 
-    def applies(self, event: Event) -> bool:
+    def applies(self, event: Event, flow: Flow | None = None) -> bool:
         """The generic ``match`` holds and the ``unless`` veto does not."""
-        if not self.match.matches(event):
+        if not self.match.matches(event, flow):
             return False
-        return self.unless is None or not self.unless.matches(event)
+        return self.unless is None or not self.unless.matches(event, flow)

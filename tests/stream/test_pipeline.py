@@ -10,20 +10,25 @@ import pytest
 
 from healthdlp.synth import Patient, Synth, csv_export, patient_json
 from model.codec import decode_batch
-from model.config import Config
+from model.config import Config, PolicyConfig
 from model.events import Endpoint, Event, TlsInfo
 from model.findings import ScanResult
 from sensors.logs import scan_log_file
 from stream.pipeline import Pipeline, PipelineResult, build_pipeline
-from stream.policy import MemoryWindowStore, WindowSnapshot
+from stream.policy import BUNDLED_RULES, MemoryWindowStore, WindowSnapshot
 
 T0 = 1_764_000_000.0
 
 
 @pytest.fixture(scope="module")
 def pipeline_parts() -> Pipeline:
-    """Built once (the engine compiles its catalogue); tests take fresh Pipelines around its parts."""
-    return build_pipeline(Config(), b"test-hash-key-not-secret")
+    """Built once (the engine compiles its catalogue); tests take fresh Pipelines around its parts.
+
+    The pipeline mechanics are pinned with the two v1 rules (cleartext, bulk removable media);
+    the context-aware bundled rules have their own tests (test_policy_flows.py, test_policy_packs.py).
+    """
+    v1 = tuple(str(BUNDLED_RULES / f) for f in ("transmission.yaml", "removable-media.yaml"))
+    return build_pipeline(Config(policy=PolicyConfig(rules=v1)), b"test-hash-key-not-secret")
 
 
 def fresh(

@@ -9,7 +9,7 @@ import pytest
 from model.alerts import make_alert_id
 from model.events import Endpoint, TlsInfo
 from model.taxonomy import CLEARTEXT_CAPABLE
-from stream.policy import MemoryWindowStore, Policy, load_policy
+from stream.policy import BUNDLED_RULES, MemoryWindowStore, Policy, load_policy
 from tests.stream.test_policy_support import event, scan
 
 RULE = "cleartext-health-data"
@@ -17,7 +17,7 @@ RULE = "cleartext-health-data"
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return load_policy()
+    return load_policy([str(BUNDLED_RULES / "transmission.yaml")])  # the other bundled rules: own tests
 
 
 def _subjects(n: int) -> list[str]:

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from model.config import LogsConfig
-from model.events import Event, make_event_id
+from model.events import Event
+
+_LOG_TAG = repr("log") + "\x1f"
 
 
 class ParseError(Exception):
@@ -51,8 +53,14 @@ class LineContext:
         return f"{self.source}:{self.line_no}"
 
     def event_id(self, ordinal: int = 0) -> str:
-        """Deterministic: same file content, same offset -> same id, whatever the path or the run."""
-        return make_event_id("log", self.head_id, self.offset, ordinal)
+        """Deterministic: same file content, same offset -> same id, whatever the path or the run.
+
+        Equal to ``make_event_id("log", head_id, offset, ordinal)`` (a test holds them equal), in
+        one hash update instead of four: this runs once per log line."""
+        return hashlib.blake2b(
+            f"{_LOG_TAG}{self.head_id!r}\x1f{self.offset!r}\x1f{ordinal!r}\x1f".encode("utf-8", "surrogatepass"),
+            digest_size=16,
+        ).hexdigest()
 
     def log_attributes(self) -> dict[str, Any]:
         return {"log_file": self.source, "log_line": self.line_no, "log_offset": self.offset}

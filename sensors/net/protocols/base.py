@@ -19,6 +19,7 @@ NO = 0
 MORE = 1  # not enough bytes yet to tell
 CLIENT = 2  # matches, and the bytes come from the client (e.g. an HTTP request)
 SERVER = 3  # matches, and the bytes come from the server (e.g. an HTTP response)
+EITHER = 4  # matches, but the bytes do not tell the direction (TLS application data mid-stream)
 
 
 @dataclass(slots=True)
@@ -54,10 +55,10 @@ class ParserContext(Protocol):
     def count(self, key: str, n: int = 1) -> None:
         """Bump a stats counter (protocol-specific anomalies, limits hit)."""
 
-    def stop_inspection(self, reason: str = "encrypted") -> None:
+    def stop_inspection(self, reason: str = "encrypted", attributes: dict[str, Any] | None = None) -> None:
         """The parser needs no more bytes of this flow (TLS after the hellos, a tunnel).
 
-        ``reason`` ends up on the flow's accounting event (channel ``tcp``) at close.
+        ``reason`` and ``attributes`` end up on the flow's accounting event (channel ``tcp``).
         """
 
     def upgrade(self, protocol: str, attributes: dict[str, Any]) -> Parser:

@@ -36,20 +36,25 @@ def sniff(prefix: bytes) -> int:
 
 
 def parse_msh(content: bytes) -> dict[str, Any] | None:
-    """MSH and MSA facts of one HL7 message, or None when it does not start with MSH."""
-    head = content[:_MSH_PARSE_BYTES].decode("utf-8", "replace")
-    if not head.startswith("MSH") or len(head) < 8:
+    """MSH and MSA facts of one HL7 message, or None when it does not start with MSH.
+
+    Works on bytes and decodes only the MSH (and MSA) segment: this runs once per message and
+    HL7 feeds are many small messages.
+    """
+    head = content[:_MSH_PARSE_BYTES]
+    if not head.startswith(b"MSH") or len(head) < 8:
         return None
-    fs = head[3]
-    comp = head[4] if len(head) > 4 and head[4] != fs else "^"
-    segments = [s for s in head.replace("\n", "\r").split("\r") if s]
-    fields = segments[0].split(fs)
+    if b"\n" in head:
+        head = head.replace(b"\r\n", b"\r").replace(b"\n", b"\r")
+    segs = head.split(b"\r")
+    msh = segs[0].decode("utf-8", "replace")
+    fs = msh[3]
+    comp = msh[4] if len(msh) > 4 and msh[4] != fs else "^"
+    fields = msh.split(fs)
+    nf = len(fields)
 
     def f(i: int) -> str:  # MSH-i (MSH-1 is the separator itself, so MSH-i is fields[i-1])
-        return fields[i - 1] if len(fields) >= i else ""
-
-    def first(v: str) -> str:
-        return v.split(comp, 1)[0]
+        return fields[i - 1] if nf >= i else ""
 
     mtype_parts = f(9).split(comp)
     if mtype_parts[0] == "ACK":
@@ -60,22 +65,19 @@ def parse_msh(content: bytes) -> dict[str, Any] | None:
         "message_type": mtype,
         "message_structure": mtype_parts[2] if len(mtype_parts) > 2 else "",
         "control_id": f(10),
-        "sending_app": first(f(3)),
-        "sending_facility": first(f(4)),
-        "receiving_app": first(f(5)),
-        "receiving_facility": first(f(6)),
-        "version": first(f(12)),
+        "sending_app": f(3).split(comp, 1)[0],
+        "sending_facility": f(4).split(comp, 1)[0],
+        "receiving_app": f(5).split(comp, 1)[0],
+        "receiving_facility": f(6).split(comp, 1)[0],
+        "version": f(12).split(comp, 1)[0],
     }
-    names: list[str] = []
-    for seg in segments:
-        name = seg[:3]
-        if name not in names and len(names) < _MAX_SEGMENT_NAMES:
-            names.append(name)
-        if name == "MSA":
-            msa = seg.split(fs)
-            attrs["ack_code"] = msa[1] if len(msa) > 1 else ""
-            attrs["ack_control_id"] = msa[2] if len(msa) > 2 else ""
-    attrs["segments"] = names
+    names = list(dict.fromkeys(seg[:3] for seg in segs if seg))[:_MAX_SEGMENT_NAMES]
+    attrs["segments"] = [n.decode("latin-1") for n in names]
+    if b"MSA" in names:
+        msa_raw = next(seg for seg in segs if seg.startswith(b"MSA"))
+        msa = msa_raw.decode("utf-8", "replace").split(fs)
+        attrs["ack_code"] = msa[1] if len(msa) > 1 else ""
+        attrs["ack_control_id"] = msa[2] if len(msa) > 2 else ""
     return attrs
 
 

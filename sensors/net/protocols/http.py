@@ -19,7 +19,9 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
+from sensors.net.protocols import mime
 from sensors.net.protocols.base import CLIENT, MORE, NO, SERVER, BoundedBuffer, Message, ParserContext
 
 METHODS: tuple[bytes, ...] = (
@@ -47,7 +49,73 @@ FHIR_RESOURCES: frozenset[str] = frozenset(
     }
 )
 FHIR_MEDIA = ("application/fhir+json", "application/fhir+xml", "application/json+fhir",
-              "application/xml+fhir")
+              "application/xml+fhir", "application/fhir+ndjson")
+NDJSON_MEDIA = ("application/fhir+ndjson", "application/ndjson", "application/x-ndjson")
+#: FHIR search/bulk parameters copied into attributes (values cut to 256 characters).
+FHIR_PARAMS = ("_count", "_type", "_since", "_outputFormat", "_elements", "_summary", "_include",
+               "_revinclude", "_total")
+
+
+def fhir_shape(method: str, target: str) -> dict[str, Any]:
+    """The FHIR REST interaction a request performs (resource type, interaction, operation, _count ...).
+
+    Follows the FHIR R4 RESTful API: ``[base]/[type]/[id]/_history/[vid]``, ``$operations`` at
+    system, type and instance level, ``_search`` by POST, and the bulk data ``$export`` kick-off
+    (system, ``Patient`` and ``Group/[id]`` level) — the request an analyst most wants to see.
+    """
+    path, _, query = target.partition("?")
+    if path.startswith(("http://", "https://")):
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    segs = [x for x in path.split("/") if x]
+    start = next((i for i, x in enumerate(segs) if x in FHIR_RESOURCES or x.startswith("$") or x == "metadata"),
+                 len(segs))
+    rest = segs[start:]
+    out: dict[str, Any] = {}
+    m = method.upper()
+    interaction = ""
+    base_end = next((i + 1 for i, x in enumerate(segs) if x.lower() == "fhir"), 0)
+    if not rest and len(segs) > base_end:
+        interaction = "other"  # e.g. a bulk-export output file URL: not a REST interaction
+    elif not rest:
+        interaction = "transaction-or-batch" if m == "POST" else "search-system"
+    elif rest[0] == "metadata":
+        interaction = "capabilities"
+    elif rest[0].startswith("$"):
+        interaction, out["fhir_operation"] = "operation", rest[0]
+    else:
+        out["fhir_resource"] = rest[0]
+        tail = rest[1:]
+        if not tail:
+            interaction = {"GET": "search-type", "POST": "create", "PUT": "conditional-update",
+                           "DELETE": "conditional-delete", "PATCH": "conditional-patch"}.get(m, m.lower())
+        elif tail[0] == "_search":
+            interaction = "search-type"
+        elif tail[0] == "_history":
+            interaction = "history-type"
+        elif tail[0].startswith("$"):
+            interaction, out["fhir_operation"] = "operation", tail[0]
+        else:
+            out["fhir_id"] = tail[0][:128]
+            more = tail[1:]
+            if not more:
+                interaction = {"GET": "read", "HEAD": "read", "PUT": "update", "PATCH": "patch",
+                               "DELETE": "delete"}.get(m, m.lower())
+            elif more[0] == "_history":
+                interaction = "vread" if len(more) > 1 else "history-instance"
+            elif more[0].startswith("$"):
+                interaction, out["fhir_operation"] = "operation", more[0]
+            else:
+                interaction, out["fhir_compartment"] = "search-compartment", more[0]
+    out["fhir_interaction"] = interaction
+    if out.get("fhir_operation") == "$export":
+        out["fhir_bulk_export"] = True
+    if query:
+        for kv in query.split("&"):
+            k, _, v = kv.partition("=")
+            if k in FHIR_PARAMS:
+                key = "fhir" + k
+                out[key] = int(v) if k == "_count" and v.isdigit() else unquote(v)[:256]
+    return out
 
 
 def sniff(prefix: bytes) -> int:
@@ -82,6 +150,7 @@ class _Request:
     host: str
     actor: str
     fhir: bool
+    shape: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -294,7 +363,8 @@ class HttpParser:
         if actor:
             self._actor = actor
         ctype = headers.get("content-type", "")
-        req = _Request(method, target, host, actor or self._actor, is_fhir(target, ctype))
+        fhir = is_fhir(target, ctype)
+        req = _Request(method, target, host, actor or self._actor, fhir, fhir_shape(method, target) if fhir else {})
         self._requests.append(req)
         if len(self._requests) > 1024:  # responses never came (one-sided capture): stay bounded
             self._requests.popleft()
@@ -323,7 +393,7 @@ class HttpParser:
             self._ctx.count("uninspected.http-tunnel")
             self._begin_body(h, "length", 0)
             self._finish(h)
-            self._ctx.stop_inspection()
+            self._ctx.stop_inspection("http-tunnel")
             for half in self._halves:
                 half.dead = True
             return True
@@ -446,25 +516,77 @@ class HttpParser:
         req = m.request
         if m.is_request:
             fhir = req.fhir if req is not None else False
+            if "expect" in m.headers:
+                attrs["expect"] = m.headers["expect"][:64]
         else:
             fhir = is_fhir(req.path if req else "", ctype)
             if req is not None:
                 attrs["request_method"] = req.method
                 attrs["request_path"] = req.path
                 attrs["host"] = req.host
+            disp = m.headers.get("content-disposition", "")
+            if disp:
+                file_name = _disposition_file_name(disp)
+                attrs["disposition"] = disp.split(";", 1)[0].strip().lower()[:32]
+                if file_name:
+                    attrs["file_name"] = file_name
+            if "content-location" in m.headers and m.start.get("status") == 202:
+                attrs["content_location"] = m.headers["content-location"][:512]  # bulk export status URL
+        if fhir and req is not None:
+            attrs.update(req.shape)
+        media = ctype.split(";", 1)[0].strip().lower()
+        content = bytes(body.buf.data)
+        if media in NDJSON_MEDIA:
+            attrs["ndjson_records"] = content.count(b"\n") + (1 if content and not content.endswith(b"\n") else 0)
+            if fhir:
+                attrs["fhir_bulk_file"] = True
+        actor = req.actor if req is not None else self._actor
+        channel = "fhir" if fhir else "http"
+        if m.is_request and media.startswith("multipart/") and content and not body.error:
+            self._multipart(m, attrs, content, ctype, channel, actor, body.buf.truncated or body.limited)
+            return
         ctx.message(
             Message(
                 from_client=m.is_request,
                 ts=m.ts,
-                channel="fhir" if fhir else "http",
-                content=bytes(body.buf.data),
-                content_type=ctype.split(";", 1)[0].strip().lower(),
+                channel=channel,
+                content=content,
+                content_type=media,
                 size=body.buf.size,
                 truncated=body.buf.truncated or body.limited,
                 attributes=attrs,
-                actor=req.actor if req is not None else self._actor,
+                actor=actor,
             )
         )
+
+    def _multipart(self, m: _Msg, attrs: dict[str, Any], body: bytes, ctype: str, channel: str, actor: str,
+                   truncated: bool) -> None:
+        """A multipart request (form upload): the request without its body, then one Message per part."""
+        ctx = self._ctx
+        try:
+            parts, total = mime.form_data_parts(body, ctype)
+        except Exception:  # the stdlib parser is lenient; still, a surprise must not stop the stream
+            ctx.count("http.multipart-error")
+            parts, total = [], 0
+        if total > len(parts):
+            ctx.count("http.multipart-part-limit")
+        head = dict(attrs)
+        head["multipart_parts"] = total
+        media = ctype.split(";", 1)[0].strip().lower()
+        if not parts:  # not parsable as MIME: keep the raw body on the request itself
+            ctx.message(Message(from_client=True, ts=m.ts, channel=channel, content=body, content_type=media,
+                                size=m.body.buf.size, truncated=truncated, attributes=head, actor=actor))
+            return
+        ctx.message(Message(from_client=True, ts=m.ts, channel=channel, content=b"", content_type=media,
+                            size=0, attributes=head, actor=actor))
+        keep = ("method", "path", "host", "http_version", "fhir_resource", "fhir_interaction")
+        for part in parts:
+            pa = {k: attrs[k] for k in keep if k in attrs}
+            pa.update(mime.part_attributes(part, total))
+            ctx.count("http.multipart-parts")
+            ctx.message(Message(from_client=True, ts=m.ts, channel=channel, content=part.content,
+                                content_type=part.content_type, size=len(part.content), truncated=truncated,
+                                attributes=pa, actor=actor))
 
 
 def _coding(headers: dict[str, str]) -> str:
@@ -474,6 +596,17 @@ def _coding(headers: dict[str, str]) -> str:
 def _content_length(headers: dict[str, str]) -> int:
     v = headers.get("content-length", "").split(",")[0].strip()
     return int(v) if v.isdigit() else 0
+
+
+_FILENAME = re.compile(r"""filename\*?=(?:UTF-8''|utf-8'')?"?([^";]+)"?""", re.I)
+
+
+def _disposition_file_name(value: str) -> str:
+    """File name of a Content-Disposition header (``filename*=UTF-8''...`` preferred, percent-decoded)."""
+    names = _FILENAME.findall(value)
+    if not names:
+        return ""
+    return unquote(names[-1].strip())[:512]
 
 
 def _basic_auth_user(value: str) -> str:

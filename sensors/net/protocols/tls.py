@@ -11,7 +11,7 @@ import struct
 from typing import Any
 
 from model.events import TlsInfo
-from sensors.net.protocols.base import CLIENT, MORE, NO, SERVER, Message, ParserContext
+from sensors.net.protocols.base import CLIENT, EITHER, MORE, NO, SERVER, Message, ParserContext
 
 VERSIONS: dict[int, str] = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2",
                             0x0304: "TLS 1.3"}
@@ -34,6 +34,8 @@ MAX_HANDSHAKE = 64 << 10
 
 
 def sniff(prefix: bytes) -> int:
+    if prefix and prefix[0] in (0x14, 0x15, 0x17):
+        return _sniff_midstream(prefix)
     if not prefix or prefix[0] != 0x16:
         return NO
     if len(prefix) < 6:
@@ -45,6 +47,26 @@ def sniff(prefix: bytes) -> int:
     if prefix[5] == 2:
         return SERVER
     return NO
+
+
+def _sniff_midstream(prefix: bytes) -> int:
+    """A capture that starts after the handshake: records of application data, alerts or CCS.
+
+    Five bytes are weak evidence, so the record must be well-formed (known version, length within
+    the TLS bound) and, when the prefix holds it, so must the record that follows.
+    """
+    pos = 0
+    seen = 0
+    while pos + 5 <= len(prefix) and seen < 3:
+        ctype, major, minor = prefix[pos], prefix[pos + 1], prefix[pos + 2]
+        length = prefix[pos + 3] << 8 | prefix[pos + 4]
+        if ctype not in (0x14, 0x15, 0x16, 0x17) or major != 3 or minor > 4 or not 0 < length <= 18_432:
+            return NO
+        seen += 1
+        pos += 5 + length
+    if seen == 0:
+        return MORE if len(prefix) < 5 else NO
+    return EITHER if seen >= 2 or pos >= len(prefix) or len(prefix) >= 4096 else MORE
 
 
 def version_name(v: int) -> str:
@@ -164,6 +186,8 @@ class TlsParser:
             ctype = h.rec[0]
             (length,) = struct.unpack_from("!H", h.rec, 3)
             if ctype != 22:  # change cipher spec, alert, application data: the hellos are over
+                if self._client is None and self._server is None:
+                    self._problem = self._problem or "no-handshake-seen"  # a mid-stream start
                 h.done = True
                 return
             if len(h.rec) < 5 + length:

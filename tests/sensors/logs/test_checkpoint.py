@@ -60,3 +60,15 @@ def test_corrupt_checkpoint_is_set_aside(tmp_path: Path, body: bytes) -> None:
     with pytest.raises(CorruptCheckpoint) as e:
         store.load()
     assert not store.path.exists() and Path(str(e.value)).read_bytes() == body
+
+
+def test_line_context_event_id_equals_make_event_id() -> None:
+    """LineContext.event_id is a one-update fast path; it must stay the documented make_event_id."""
+    from collections import Counter
+
+    from model.events import make_event_id
+    from sensors.logs.formats.base import LineContext
+
+    for head, offset, ordinal in [("ab" * 16, 0, 0), ("h\u00e9ad", 98765, 3), ("'quote\"", 1 << 40, 100)]:
+        ctx = LineContext("f", 1, offset, head, "s", 0.0, Counter())
+        assert ctx.event_id(ordinal) == make_event_id("log", head, offset, ordinal)

@@ -137,12 +137,13 @@ def test_auto_detection_per_file_and_unknown_format(tmp_path: Path, logs_cfg: Lo
             "device": {"bus": "usb", "serial": "S1"}, "content_sample": "a,b\n1,2\n"}
     write(logs / "agent.log", json.dumps(copy).encode() + b"\n")
     write(logs / "access.log", b'127.0.0.1 - - [25/Nov/2024:09:00:00 +0800] "GET / HTTP/1.1" 200 12\n')
+    write(logs / "notes.log", b"[INFO] started\nGET /index.html HTTP/1.1 200\n")
     sink = ListSink()
     s = LogSensor(logs_cfg, "sensor-1", sink)
     s.run_once()
     by_fmt = {(e.attributes["format"], e.channel) for e in sink.events}
-    assert by_fmt == {("jsonl", "log"), ("usb-kernel", "usb"), ("file-copy", "usb")}
-    assert reasons(sink.dead_letters) == ["format-unknown"]
+    assert by_fmt == {("jsonl", "log"), ("usb-kernel", "usb"), ("file-copy", "usb"), ("access-log", "api-log")}
+    assert reasons(sink.dead_letters) == ["format-unknown", "format-unknown"]
     assert s.stats["format-detected.unknown"] == 1
     s.close()
 

@@ -11,7 +11,7 @@ import pytest
 from model.config import NetConfig
 from sensors.net import craft
 from sensors.net.protocols import http
-from tests.sensors.net._util import assert_clean, scan_turns
+from tests.sensors.net._util import assert_clean, by_channel, scan_turns
 
 
 def test_post_patient_and_response_become_two_fhir_events(tmp_path):
@@ -209,7 +209,10 @@ def test_connect_tunnel_stops_inspection(tmp_path):
     ]
     events, _, stats = scan_turns(tmp_path, turns)
     assert stats["uninspected.http-tunnel"] == 1
-    assert [e.attributes["method"] for e in events if e.attributes["direction"] == "c2s"] == ["CONNECT"]
+    assert [e.attributes["method"] for e in events if e.channel == "http" and e.attributes["direction"] == "c2s"] \
+        == ["CONNECT"]
+    (acct,) = by_channel(events, "tcp")  # the tunnelled bytes are accounted for, not inspected
+    assert acct.attributes["uninspected_reason"] == "http-tunnel" and acct.content == b""
     assert all(not e.content for e in events)
 
 

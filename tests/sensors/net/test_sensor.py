@@ -53,15 +53,16 @@ def test_mixed_capture_channels_ids_and_times(tmp_path):
     events, dls, stats = scan_pcap(path, NetConfig(), "sensor-1")
     assert_clean(stats)
     assert dls == []
-    assert sorted(e.channel for e in events) == ["fhir"] * 4 + ["hl7-mllp"] * 2 + ["tls"]
+    # the TLS flow also gets its flow-accounting event (channel tcp) when it closes
+    assert sorted(e.channel for e in events) == ["fhir"] * 4 + ["hl7-mllp"] * 2 + ["tcp", "tls"]
     assert all(e.channel in CHANNELS and e.source_kind == "net" and e.sensor_id == "sensor-1" for e in events)
     assert len({e.event_id for e in events}) == len(events)
     again, _, _ = scan_pcap(path, NetConfig(), "sensor-1")
     assert [e.event_id for e in again] == [e.event_id for e in events]  # a replay gives the same ids
     assert all(1_700_000_000 <= e.observed_at < 1_700_000_001 for e in events)
-    assert stats["events"] == 7 and stats["events.fhir"] == 4 and stats["flows"] == 3
+    assert stats["events"] == 8 and stats["events.fhir"] == 4 and stats["flows"] == 3
     assert stats["packets"] > 0 and stats["bytes"] > 0
-    assert not any(e.encrypted for e in events if e.channel != "tls")
+    assert [e.channel for e in events if e.encrypted] == ["tls", "tcp"]
 
 
 @pytest.mark.parametrize(
@@ -129,7 +130,14 @@ def test_unknown_protocols_and_empty_flows_are_counted_by_reason(tmp_path):
         [], craft.Conversation(sport=5000, dport=8080, close="rst", start_ts=1_700_000_001.0)
     )
     events, dls, stats = scan_packets(tmp_path, ssh + syn_only)
-    assert events == [] and dls == []
+    assert dls == []
+    # the SSH flow is accounted for (one tcp event, no content); the empty one is only counted
+    (acct,) = events
+    assert acct.channel == "tcp" and acct.content == b"" and not acct.encrypted
+    assert acct.attributes["uninspected_reason"] == "unknown-protocol"
+    assert acct.attributes["bytes_c2s"] == 215 and acct.attributes["bytes_s2c"] == 21
+    assert acct.attributes["packets_c2s"] == 4 and acct.attributes["packets_s2c"] == 3
+    assert acct.src is not None and acct.src.port == 43210 and acct.dst is not None and acct.dst.port == 22
     assert stats["uninspected.unknown-protocol"] == 1
     assert stats["uninspected.no-payload"] == 1
 
@@ -150,7 +158,7 @@ def test_many_flows_over_the_bound_are_evicted_and_counted(tmp_path):
     # every flow ends exactly one way, and each way is counted
     assert stats["flows"] == sum(v for k, v in stats.items() if k.startswith("flows.closed-"))
     # nothing is silently lost: every complete request made it out before its flow was evicted
-    assert len([e for e in events if e.attributes["direction"] == "c2s"]) == 40
+    assert len([e for e in events if e.channel != "tcp" and e.attributes["direction"] == "c2s"]) == 40
 
 
 def test_flow_buffer_bound_forces_a_gap_and_parsing_continues(tmp_path):
@@ -226,7 +234,7 @@ def test_tshark_agrees_on_requests_and_sni(tmp_path):
         for e in events
         if e.channel in ("http", "fhir") and e.attributes["direction"] == "c2s"
     )
-    ours_sni = sorted(e.tls.sni for e in events if e.tls is not None)
+    ours_sni = sorted(e.tls.sni for e in events if e.tls is not None and e.channel == "tls")
     assert ours_http == theirs_http and len(ours_http) == 2
     assert ours_sni == theirs_sni == ["portal.example"]
 
@@ -288,6 +296,8 @@ def test_live_capture_on_loopback_sees_a_real_http_exchange():
     assert [e.attributes["direction"] for e in fhir][:2] == ["c2s", "s2c"]
     assert fhir[0].actor == "nurse.wu" and fhir[1].content == b'{"resourceType":"Patient","id":"live"}'
     assert sensor.stats.get("internal-error", 0) == 0
+    # the kernel's PACKET_STATISTICS are read at the end of the capture: it saw our packets, lost none
+    assert sensor.stats["live.kernel-packets"] >= 4 and sensor.stats.get("live.kernel-drops", 0) == 0
 
 
 # -- fuzz -----------------------------------------------------------------------------------------
@@ -348,3 +358,13 @@ def test_fuzz_corrupted_capture_files_never_raise(data, cut):
     stats = _scan_bytes(base[:cut] + data)
     assert_clean(stats)
     assert stats["pcap.files"] == 1
+
+
+def test_event_ids_are_exactly_make_event_id_of_flow_key_start_direction_ordinal(tmp_path):
+    from model.events import make_event_id
+
+    conv = craft.Conversation()
+    events, _, _ = scan_turns(tmp_path, HTTP_TURNS, conv)
+    key = ("tcp", conv.client, conv.sport, conv.server, conv.dport)
+    expected = [make_event_id(key, conv.start_ts, d, n) for d, n in (("c2s", 1), ("s2c", 1), ("c2s", 2), ("s2c", 2))]
+    assert [e.event_id for e in events] == expected

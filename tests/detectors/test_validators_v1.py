@@ -1,0 +1,83 @@
+"""Must-flag / must-not-flag tables for the validators added with the v1 vocabulary. Valid values
+come from independent implementations (tests/detectors/corpus_gen.py) or published specimens."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from detectors.validators import (
+    calendar_date,
+    hkid,
+    imei,
+    ipv4,
+    ipv6,
+    mac,
+    nanp,
+    nucleotides,
+    twid,
+    us_ssn,
+    uscc,
+)
+from tests.detectors.corpus_gen import hk_check, tw_id
+from tests.detectors.corpus_gen import imei as make_imei
+from tests.detectors.corpus_gen import uscc as make_uscc
+
+RNG = random.Random(5)
+
+
+@pytest.mark.parametrize("prefix", ["A", "C", "Z", "CA", "XA"])
+def test_hkid_accepts_independently_computed_check_digits(prefix: str) -> None:
+    for _ in range(20):
+        d = "".join(RNG.choice("0123456789") for _ in range(6))
+        c = hk_check(prefix, d)
+        assert hkid(f"{prefix}{d}({c})").ok and hkid(f"{prefix}{d}{c}").ok
+        wrong = next(x for x in "0123456789A" if x != c)
+        assert hkid(f"{prefix}{d}({wrong})").ok is False
+
+
+def test_twid_and_uscc_and_imei_against_independent_generators() -> None:
+    for _ in range(50):
+        t = tw_id(RNG)
+        assert twid(t).ok
+        assert twid(t[:-1] + str((int(t[-1]) + 1) % 10)).ok is False
+        u = make_uscc(RNG)
+        assert uscc(u).ok, u
+        i = make_imei(RNG)
+        assert imei(i).ok and imei(i[:-1] + str((int(i[-1]) + 1) % 10)).ok is False
+
+
+@pytest.mark.parametrize(
+    "fn, good, bad",
+    [
+        (hkid, ["A123456(3)", "CA182361(1)"], ["A123456(4)", "A12345(3)", "1234567(8)"]),
+        (twid, ["A123456789"], ["A123456788", "A323456789", "1123456789"]),
+        (uscc, ["91350100M000100Y43"], ["91350100M000100Y44", "91350100M000100O43", "9135010"]),
+        (us_ssn, ["536-90-4399", "536904399"], ["666-12-3456", "900-12-3456", "123-00-4567", "078-05-1120"]),
+        (imei, ["490154203237518"], ["490154203237517", "000000000000000"]),
+        (
+            mac,
+            ["00:1A:2B:3C:4D:5E", "a4-c1-38-12-34-56"],
+            ["ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01", "00:1A-2B:3C:4D:5E"],
+        ),
+        (ipv4, ["203.0.113.45", "10.20.30.40"], ["300.1.2.3", "127.0.0.1", "01.2.3.4", "0.0.0.0"]),
+        (ipv6, ["2001:db8::1", "fe80::1ff:fe23:4567:890a"], ["::1", "12:30:45", "1:2:3"]),
+        (
+            nucleotides,
+            ["ATGCGTACGTTAGCCGATCGA", "augcuagcuagcuagcuagc"],
+            ["AAAAAAAAAAAAAAAAAAAA", "ACACACACACACACACACAC", "ATGCatgcATGCatgcATGC"],
+        ),
+        (nanp, ["212-555-0187", "+1 (415) 555-2671"], ["123-456-7890", "212-155-0187", "911-555-1234"]),
+        (
+            calendar_date,
+            ["1985-11-20", "19491231", "March 12, 1985", "12/03/1985", "1958年3月2日"],
+            ["2001-02-29", "2999-01-01", "13/13/1985"],
+        ),
+    ],
+)
+def test_validator_tables(fn, good: list[str], bad: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for v in good:
+        assert fn(v).ok is True, v
+    for v in bad:
+        assert fn(v).ok is False, v
