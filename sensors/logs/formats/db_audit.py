@@ -150,8 +150,9 @@ _PG_TS = re.compile(r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)(?:\s*([+-]\d
 _PG_CLASSES = frozenset({"READ", "WRITE", "FUNCTION", "ROLE", "DDL", "MISC", "MISC_SET", "?"})
 
 
-class PgauditParser(StatelessParser):
-    name = "pgaudit"
+class _PendingRecordParser(StatelessParser):
+    """A parser that holds one record open across lines (a multi-line statement, a pretty-printed
+    JSON object); the open record is part of the checkpointed state so a restart completes it."""
 
     def __init__(self, cfg: LogsConfig) -> None:
         super().__init__(cfg)
@@ -163,6 +164,10 @@ class PgauditParser(StatelessParser):
     def set_state(self, state: dict[str, Any]) -> None:
         p = state.get("pending")
         self._pending = dict(p) if p else None
+
+
+class PgauditParser(_PendingRecordParser):
+    name = "pgaudit"
 
     def finish(self, ctx: LineContext) -> list[Event]:
         if self._pending is None:
@@ -292,21 +297,10 @@ def _json_depth(text: str) -> int:
     return depth
 
 
-class MysqlAuditParser(StatelessParser):
+class MysqlAuditParser(_PendingRecordParser):
     """MySQL Enterprise Audit (JSON, pretty-printed or not) and Percona Audit Log (JSON)."""
 
     name = "mysql-audit"
-
-    def __init__(self, cfg: LogsConfig) -> None:
-        super().__init__(cfg)
-        self._pending: dict[str, Any] | None = None
-
-    def get_state(self) -> dict[str, Any]:
-        return {"pending": dict(self._pending)} if self._pending else {}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        p = state.get("pending")
-        self._pending = dict(p) if p else None
 
     def finish(self, ctx: LineContext) -> list[Event]:
         if self._pending is not None:
