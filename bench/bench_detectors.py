@@ -1,6 +1,7 @@
 """Detector throughput: full engine (one prefilter pass + windows) vs a naive regex loop.
 
     .venv/bin/python bench/bench_detectors.py [--mb 10] [--event-kb 8] [--python-fallback]
+        [--save-findings F | --check-findings F]
 
 Generates ~10 MB of mixed synthetic traffic (JSON API records, HL7 v2 ADT messages, free zh/en
 clinical text with identifiers, and hard negatives: order numbers, trace ids, timestamps, URLs),
@@ -10,11 +11,16 @@ cuts it into events, and measures in one run, on one core:
 * naive    : every catalogue `regex` pattern run with finditer over every event (no validation,
              no dictionaries) — the baseline a prefilter must beat.
 MB/s counts UTF-8 bytes of input.
+
+Optimising the engine must not change what it finds: ``--save-findings F`` (before a change) writes
+the (event, start, end, type) of every engine finding on the generated text, ``--check-findings F``
+(after) compares and exits 1 on any difference. Use the same ``--mb``/``--event-kb`` for both.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -145,7 +151,10 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=10.0)
     ap.add_argument("--event-kb", type=int, default=8)
     ap.add_argument("--python-fallback", action="store_true", help="also time the non-Hyperscan prefilter")
+    ap.add_argument("--save-findings", type=Path, help="write the engine's findings (offsets, types) here")
+    ap.add_argument("--check-findings", type=Path, help="compare the engine's findings with a saved file")
     args = ap.parse_args()
+    spans: dict[str, list[list[object]]] = {}
     eng = build_engine(DetectorsConfig(), b"bench-key")
     fallback = (
         build_engine(DetectorsConfig(), b"bench-key", prefilter="python") if args.python_fallback else None
@@ -159,9 +168,12 @@ def main() -> None:
             if engine is None:
                 continue
             t0 = time.perf_counter()
-            nf = sum(len(engine.scan_text(e)) for e in evs)
+            found = [engine.scan_text(e) for e in evs]
             dt = time.perf_counter() - t0
+            nf = sum(len(f) for f in found)
             print(f"  engine[{name}]: {mb / dt:6.1f} MB/s  ({dt:.2f} s, {nf} findings)")
+            if engine is eng:
+                spans[mix] = [[i, f.start, f.end, f.entity_type] for i, fs in enumerate(found) for f in fs]
         t0 = time.perf_counter()
         nm = sum(sum(1 for _ in p.finditer(e)) for e in evs for p in patterns)
         dt = time.perf_counter() - t0
@@ -170,6 +182,21 @@ def main() -> None:
             f"({dt:.2f} s, {nm} raw matches)"
         )
     print(f"regex timeouts: {eng.stats['regex_timeouts']}")
+    if args.save_findings:
+        args.save_findings.write_text(json.dumps(spans), encoding="utf-8")
+    if args.check_findings:
+        sys.exit(_check(json.loads(args.check_findings.read_text(encoding="utf-8")), spans))
+
+
+def _check(saved: dict[str, list[list[object]]], now: dict[str, list[list[object]]]) -> int:
+    """Print how many findings appeared or disappeared per traffic mix; 1 if any did."""
+    bad = 0
+    for mix in sorted(set(saved) | set(now)):
+        old = {tuple(x) for x in saved.get(mix, [])}
+        new = {tuple(x) for x in now.get(mix, [])}
+        print(f"findings [{mix}]: {len(old & new)} same, {len(new - old)} new, {len(old - new)} lost")
+        bad += len(old ^ new)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ something else (``exclude``: 艾滋病 in 世界艾滋病日, 中风 in 中风�
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from detectors.catalogue import Scoring
 from detectors.hit import Hit, clamp, context_words
@@ -36,13 +36,17 @@ def _excluded(text: str, start: int, end: int, term: Term) -> bool:
 class TermRef:
     spec: DictionarySpec
     term: Term
+    latin: bool = field(init=False)  # Term.latin runs a regex: computed once here, not per hit
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latin", self.term.latin)
 
 
 def term_hit(
     ref: TermRef, text: str, start: int, end: int, scoring: Scoring, assume_context: bool = False
 ) -> Hit | None:
     term, spec = ref.term, ref.spec
-    if term.latin:
+    if ref.latin:
         if start > 0 and _word_char(text[start - 1]) and _word_char(term.text[0]):
             return None
         if end < len(text) and _word_char(text[end]) and _word_char(term.text[-1]):

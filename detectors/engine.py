@@ -18,7 +18,7 @@ from detectors.edm import EdmIndex
 from detectors.grading import grade
 from detectors.hashing import ValueHasher
 from detectors.hit import Hit
-from detectors.masking import mask
+from detectors.masking import MASKERS
 from detectors.overlap import resolve
 from detectors.pattern import run_anchored, run_pattern
 from detectors.prefilter import build_prefilter
@@ -193,7 +193,7 @@ class Engine:
             category=ent.category,
             level=ent.level,
             value_hash=self._hasher.hash(ent.normalize, h.value),
-            masked=mask(ent.mask, h.value, h.note),
+            masked=MASKERS[ent.mask](h.value, h.note),
             explanation=Explanation(
                 pattern=h.pattern,
                 validator=h.validator,

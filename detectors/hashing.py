@@ -90,5 +90,5 @@ class ValueHasher:
         return "ValueHasher(<key>)"
 
     def hash(self, kind: str, value: str) -> str:
-        msg = f"{kind}\x1f{normalize(kind, value)}".encode("utf-8", "surrogatepass")
+        msg = f"{kind}\x1f{NORMALIZERS[kind](value)}".encode("utf-8", "surrogatepass")
         return hmac.digest(self._key, msg, "sha256")[:16].hex()

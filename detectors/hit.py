@@ -37,9 +37,9 @@ def context_words(
     """
     if not words:
         return ()
-    before = text[max(0, start - window[0]) : start].lower()
-    after = text[end : end + window[1]].lower()
-    return tuple(w for w in words if w in before or w in after)
+    # one lower-cased haystack, NUL-separated so that no word matches across the value
+    near = f"{text[max(0, start - window[0]) : start]}\x00{text[end : end + window[1]]}".lower()
+    return tuple([w for w in words if w in near])
 
 
 def clamp(score: float) -> float:

@@ -20,22 +20,21 @@ def resolve(hits: list[Hit], entities: Mapping[str, EntitySpec]) -> list[Hit]:
     if len(hits) < 2:
         return hits
 
-    def prio(h: Hit) -> int:
-        return entities[h.entity].priority
-
-    def level(h: Hit) -> int:
-        return entities[h.entity].level
-
+    prio = {name: e.priority for name, e in entities.items()}
+    level = {name: e.level for name, e in entities.items()}
     by_span: dict[tuple[int, int], Hit] = {}
     for h in hits:
-        cur = by_span.get((h.start, h.end))
-        if cur is None or (prio(h), bool(h.field_path), h.score) > (
-            prio(cur),
+        key = (h.start, h.end)
+        cur = by_span.get(key)
+        if cur is None or (prio[h.entity], bool(h.field_path), h.score) > (
+            prio[cur.entity],
             bool(cur.field_path),
             cur.score,
         ):
-            by_span[(h.start, h.end)] = h
-    ranked = sorted(by_span.values(), key=lambda h: (-level(h), -h.length, -h.score, -prio(h), h.start))
+            by_span[key] = h
+    ranked = sorted(
+        by_span.values(), key=lambda h: (-level[h.entity], h.start - h.end, -h.score, -prio[h.entity], h.start)
+    )
     starts: list[int] = []  # kept spans are disjoint: only the nearest one to the left can overlap
     ends: dict[int, int] = {}
     kept: list[Hit] = []

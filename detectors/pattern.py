@@ -12,7 +12,7 @@ from collections.abc import MutableMapping
 
 from detectors.catalogue import PatternSpec, Scoring
 from detectors.hit import Hit, clamp, context_words
-from detectors.validators import VALIDATORS, Verdict
+from detectors.validators import VALIDATORS, ValidatorFn, Verdict
 
 
 def run_pattern(
@@ -24,15 +24,17 @@ def run_pattern(
 ) -> list[Hit]:
     out: list[Hit] = []
     n = len(text)
-    deadline = time.perf_counter() + spec.timeout_s
+    clock = time.perf_counter
+    deadline = clock() + spec.timeout_s
     validate = VALIDATORS.get(spec.validator) if spec.validator else None
+    finditer = spec.compiled.finditer
     for ws, we in windows:
-        remaining = deadline - time.perf_counter()
+        remaining = deadline - clock()
         if remaining <= 0:
             stats["regex_timeouts"] = stats.get("regex_timeouts", 0) + 1
             break
         try:
-            matches = [(m.start(), m.end()) for m in spec.compiled.finditer(text, ws, we, timeout=remaining)]
+            matches = [m.span() for m in finditer(text, ws, we, timeout=remaining)]
         except TimeoutError:
             stats["regex_timeouts"] = stats.get("regex_timeouts", 0) + 1
             break
@@ -96,19 +98,22 @@ def run_anchored(
     return out
 
 
+_NO_VERDICT = Verdict(None, "")
+
+
 def _score(
     spec: PatternSpec,
     text: str,
     s: int,
     e: int,
-    validate: object,
+    validate: ValidatorFn | None,
     scoring: Scoring,
     stats: MutableMapping[str, int],
 ) -> Hit | None:
     value = text[s:e]
     score = spec.score
-    verdict = Verdict(None, "")
-    if callable(validate):
+    verdict = _NO_VERDICT
+    if validate is not None:
         verdict = validate(value, spec.validator_data)
         if verdict.ok is False:
             stats["validator_rejects"] = stats.get("validator_rejects", 0) + 1

@@ -16,8 +16,7 @@ list prefilters.
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,8 +25,6 @@ import regex
 from detectors.catalogue import PatternSpec
 from detectors.terms import Term
 from model.yamlsrc import ConfigError, ConfigIssue
-
-_CHECKPOINT = 64
 
 
 @dataclass
@@ -50,15 +47,26 @@ class Prefilter(Protocol):
 _GAP = 96
 
 
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    spans.sort()
+def _merge_ends(ends: list[int], before: int, after: int, n: int) -> list[tuple[int, int]]:
+    """The windows ``(max(0, e - before), min(n, e + after))`` around candidate ends, merged when
+    closer than ``_GAP``, in one pass: with a fixed reach, window starts and ends both grow with
+    ``e``, so sorting the ends sorts the windows. Dense traffic has a candidate every few dozen
+    characters, so this loop runs per hit and avoids building a tuple per window."""
+    ends.sort()
     out: list[tuple[int, int]] = []
-    for s, e in spans:
-        if out and s <= out[-1][1] + _GAP:
-            if e > out[-1][1]:
-                out[-1] = (out[-1][0], e)
+    cur_s = cur_e = -1
+    for e in ends:
+        s = e - before if e > before else 0
+        we = e + after if e + after < n else n
+        if cur_e >= 0 and s <= cur_e + _GAP:
+            if we > cur_e:
+                cur_e = we
         else:
-            out.append((s, e))
+            if cur_e >= 0:
+                out.append((cur_s, cur_e))
+            cur_s, cur_e = s, we
+    if cur_e >= 0:
+        out.append((cur_s, cur_e))
     return out
 
 
@@ -71,7 +79,7 @@ def _windows(
             out[idx] = [(0, n)]
             continue
         before, after = patterns[idx].reach
-        out[idx] = _merge([(max(0, e - before), min(n, e + after)) for e in es])
+        out[idx] = _merge_ends(es, before, after, n)
     return out
 
 
@@ -79,35 +87,19 @@ def encode(text: str) -> bytes:
     return text.encode("utf-8", "replace")
 
 
-class OffsetMap:
-    """Byte offsets of the UTF-8 encoding → character offsets of the str (identity for ASCII).
+def char_offsets(data: bytes, offsets: Iterable[int]) -> dict[int, int]:
+    """Byte offsets of the UTF-8 encoding ``data`` → character offsets of the str it encodes.
 
-    Hyperscan reports matches in ascending end order, so the usual step decodes only the bytes
-    since the previous offset; checkpoints every 64 characters serve any jump backwards.
+    One incremental decode over the sorted distinct offsets: each byte is decoded once per text,
+    however many hits end at or after it (only called for non-ASCII text; ASCII is the identity).
     """
-
-    def __init__(self, text: str, data: bytes) -> None:
-        self.identity = len(text) == len(data)
-        self.data = data
-        self.cp: list[int] = []
-        self.last_b = 0
-        self.last_c = 0
-        if not self.identity:
-            total = 0
-            for i in range(0, len(text), _CHECKPOINT):
-                self.cp.append(total)
-                total += len(encode(text[i : i + _CHECKPOINT]))
-
-    def char(self, b: int) -> int:
-        if self.identity:
-            return b
-        if b >= self.last_b:
-            c = self.last_c + len(self.data[self.last_b : b].decode("utf-8", "replace"))
-        else:
-            k = bisect.bisect_right(self.cp, b) - 1
-            c = k * _CHECKPOINT + len(self.data[self.cp[k] : b].decode("utf-8", "replace"))
-        self.last_b, self.last_c = b, c
-        return c
+    out: dict[int, int] = {}
+    last_b = last_c = 0
+    for b in sorted(set(offsets)):
+        last_c += len(data[last_b:b].decode("utf-8", "replace"))
+        last_b = b
+        out[b] = last_c
+    return out
 
 
 def _literal(term: Term) -> str:
@@ -231,19 +223,21 @@ class HyperscanPrefilter:
             self.db_lit.scan(data, match_event_handler=on_lit)
         if not rx_hits and not lit_hits:
             return out
-        om = OffsetMap(text, data)
+        ascii_only = len(data) == len(text)
+        to_char = {} if ascii_only else char_offsets(data, [to for _, to in rx_hits + lit_hits])
         ends: dict[int, list[int]] = {}
         owner = self.rx_owner
         for id_, to in rx_hits:
-            ends.setdefault(owner[id_], []).append(om.char(to))
+            ends.setdefault(owner[id_], []).append(to if ascii_only else to_char[to])
         lit_map = self.lit_map
+        terms, starts = out.terms, out.starts
         for id_, to in lit_hits:
-            end = om.char(to)
+            end = to if ascii_only else to_char[to]
             kind, idx, n = lit_map[id_]
             if kind == 0:
-                out.terms.append((idx, end - n, end))
+                terms.append((idx, end - n, end))
             elif kind == 1:
-                out.starts.setdefault(idx, []).append(end - n)
+                starts.setdefault(idx, []).append(end - n)
             else:
                 ends.setdefault(idx, []).append(end)
         out.windows = _windows(ends, self.patterns, len(text))

@@ -9,10 +9,13 @@ identifier), and counts are reported instead of content.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model.events import Endpoint, Event
 from model.findings import Finding
+
+if TYPE_CHECKING:
+    from stream.policy.rule import Rule
 
 MAX_EVIDENCE = 10
 MAX_SUBJECT_HASHES = 100
@@ -59,3 +62,20 @@ def record_count(event: Event) -> int | None:
 
 def parameters_for_details(parameters: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in parameters.items()}
+
+
+#: id(rule) -> (rule, parameters, playbook) as alert details show them; the rule is kept to check identity.
+_RULE_DETAILS: dict[int, tuple[Rule, dict[str, Any], dict[str, Any]]] = {}
+
+
+def rule_details(rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A rule's ``parameters`` and ``playbook`` as every alert's details show them, built once per rule.
+
+    Shared by that rule's alerts: alerts are frozen values and nothing edits their nested details.
+    """
+    hit = _RULE_DETAILS.get(id(rule))
+    if hit is None or hit[0] is not rule:
+        if len(_RULE_DETAILS) >= 65_536:
+            _RULE_DETAILS.clear()
+        hit = _RULE_DETAILS[id(rule)] = (rule, parameters_for_details(dict(rule.parameters)), rule.playbook.to_dict())
+    return hit[1], hit[2]

@@ -22,7 +22,7 @@ from typing import ClassVar
 from model.alerts import Alert
 from model.events import Event
 from model.findings import ScanResult
-from stream.policy.base import Evaluator, Gate
+from stream.policy.base import Evaluator, Gate, window_prefix
 from stream.policy.context import Flow
 from stream.policy.grouping import grouped_alert, track_events
 from stream.policy.params import Param, level, parse_duration
@@ -37,6 +37,8 @@ class ApprovalViolationEvaluator:
     rule: Rule
     min_level: int
     window_s: float
+    #: Window-key prefix shared with identical rules (set by the policy; "" = this rule's own).
+    window_ns: str = ""
 
     @property
     def gate(self) -> Gate:
@@ -50,8 +52,8 @@ class ApprovalViolationEvaluator:
             return []
         principal = flow.principal(event)
         ids = sorted(a for a, _ in verdict.problems)
-        key = f"{self.rule.id}@{self.rule.version}\x1f{principal}\x1f{','.join(ids)}"
-        events = track_events(windows, key, event, scan, self.window_s)
+        key = f"{window_prefix(self.rule, self.window_ns)}\x1f{principal}\x1f{','.join(ids)}"
+        events = track_events(windows, key, event, scan, self.window_s, flow=flow)
         subjects = windows.add(key + "\x1fsubjects", scan.subject_hashes, event.observed_at, self.window_s)
         problems = [{"approval": a, "reasons": list(r)} for a, r in verdict.problems]
         return [grouped_alert(

@@ -8,7 +8,10 @@ detectors.
 
 An evaluator may expose ``gate`` = (lowest record level it can fire on, channels it watches or
 None for any): the policy indexes rules by it so that, with a thousand rules, an event only
-visits the few that could fire (bench/bench_policy.py).
+visits the few that could fire (bench/bench_policy.py). It may also expose ``index_key`` =
+(index field, values), a necessary exact-value condition of its own in the index's vocabulary
+(``"flow:scenario"``, ``"flow:dst.zone"``, ``"channel"`` ...), e.g. the scenarios a
+scenario-mismatch rule judges.
 """
 
 from __future__ import annotations
@@ -48,3 +51,14 @@ class RuleKind(Protocol):
     def bind(self, rule: Rule) -> Evaluator:
         """An evaluator for ``rule`` (parameters already parsed); ValueError for cross-parameter problems."""
         ...
+
+
+def window_prefix(rule: Rule, shared: str = "") -> str:
+    """The prefix of a rule's window keys: ``id@version``, or the namespace it shares with its twins.
+
+    Rules of the same kind with the same parameters and the same match/unless blocks feed exactly
+    the same events into their windows, so the policy lets them share one set of windows (keyed by
+    the first twin's prefix) instead of updating a copy per rule. A rule without twins keeps its
+    own prefix, so its window state is unchanged.
+    """
+    return shared or f"{rule.id}@{rule.version}"

@@ -16,18 +16,15 @@ from typing import ClassVar
 from model.alerts import Alert, make_alert_id
 from model.events import Event
 from model.findings import ScanResult
-from model.taxonomy import CLEARTEXT_CAPABLE, LEVEL_NAMES
+from model.taxonomy import CLEARTEXT_CAPABLE
 from stream.policy.alerting import (
     MAX_SUBJECT_HASHES,
-    distinct,
-    endpoint_text,
     is_encrypted,
-    masked_evidence,
-    parameters_for_details,
-    record_count,
+    rule_details,
 )
 from stream.policy.base import Evaluator, Gate
 from stream.policy.context import Flow
+from stream.policy.facts import facts_for
 from stream.policy.params import Param, cleartext_channels, level
 from stream.policy.rule import Rule
 from stream.policy.windows import WindowStore
@@ -49,21 +46,23 @@ class CleartextEvaluator:
         if scan.record_level < self.min_level or event.channel not in self.channels or is_encrypted(event):
             return []
         rule = self.rule
-        subjects = distinct(scan.subject_hashes)
+        parameters, playbook = rule_details(rule)
+        f = facts_for(event, scan, flow)
+        subjects = f.subjects
         severity, why = rule.severity.grade(scan.record_level, len(subjects), event.channel, flow.dst.zone)
         details = {
             "kind": NAME,
-            "parameters": parameters_for_details(dict(rule.parameters)),
-            "level_name": LEVEL_NAMES.get(scan.record_level, ""),
+            "parameters": parameters,
+            "level_name": f.level_name,
             "grading_reason": scan.grading_reason,
             "severity_reason": why,
             "findings": len(scan.findings),
-            "records": record_count(event),
+            "records": f.records,
             "principal": event.principal,
             "content_type": event.content_type,
             "size": event.size,
             "truncated": event.truncated,
-            "playbook": rule.playbook.to_dict(),
+            "playbook": playbook,
         }
         return [
             Alert(
@@ -74,15 +73,15 @@ class CleartextEvaluator:
                 severity=severity.value,
                 clauses=rule.clauses,
                 channel=event.channel,
-                src=endpoint_text(event.src),
-                dst=endpoint_text(event.dst),
+                src=f.src_text,
+                dst=f.dst_text,
                 actor=event.actor,
                 encrypted=False,
                 entities=scan.entity_types,
-                categories=tuple(sorted({c.value for c in scan.categories})),
+                categories=f.categories,
                 max_level=scan.record_level,
                 subjects=len(subjects),
-                evidence=masked_evidence(scan.findings),
+                evidence=f.evidence,
                 subject_hashes=subjects[:MAX_SUBJECT_HASHES],
                 event_ids=(event.event_id,),
                 observed_at=event.observed_at,

@@ -40,6 +40,7 @@ from model.yamlsrc import (
 if TYPE_CHECKING:
     from model.findings import ScanResult
     from stream.policy.approvals import Approval, ApprovalBook, Verdict
+    from stream.policy.facts import EventFacts
 
 #: §6.3 roles an asset can play. "subject-facing" = a system that serves data subjects directly
 #: (patient portal, app back end, wearable gateway); "subject" = the data subject's own device.
@@ -130,7 +131,7 @@ class Flow:
     verdict is computed lazily (most events never need it) and cached here.
     """
 
-    __slots__ = ("_verdict", "actor", "context", "dst", "scenarios", "src")
+    __slots__ = ("_verdict", "actor", "context", "dst", "facts", "scenarios", "src")
 
     def __init__(self, context: Context, src: Side, dst: Side, actor: Side | None, scenarios: tuple[str, ...]) -> None:
         self.context = context
@@ -139,6 +140,8 @@ class Flow:
         self.actor = actor
         self.scenarios = scenarios
         self._verdict: Verdict | None = None
+        #: Per-event values shared by every rule's alert (:func:`stream.policy.facts.facts_for`).
+        self.facts: EventFacts | None = None
 
     @property
     def scenario(self) -> str:

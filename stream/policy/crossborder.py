@@ -26,7 +26,7 @@ from model.alerts import Alert
 from model.events import Event
 from model.findings import ScanResult
 from stream.policy.alerting import record_count
-from stream.policy.base import Evaluator, Gate
+from stream.policy.base import Evaluator, Gate, window_prefix
 from stream.policy.context import ZONES, Flow
 from stream.policy.grouping import grouped_alert, track_events
 from stream.policy.params import Param, int_at_least, level, names, optional, parse_duration
@@ -57,10 +57,17 @@ class CrossBorderEvaluator:
     window_s: float
     min_level: int
     immediate_level: int | None
+    #: Window-key prefix shared with identical rules (set by the policy; "" = this rule's own).
+    window_ns: str = ""
 
     @property
     def gate(self) -> Gate:
         return (self.min_level, None)
+
+    @property
+    def index_key(self) -> tuple[str, frozenset[str]]:
+        """Only flows toward one of ``zones`` can fire (the policy's rule index)."""
+        return ("flow:dst.zone", self.zones)
 
     def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore, flow: Flow) -> list[Alert]:
         if flow.dst.zone not in self.zones or scan.record_level < self.min_level:
@@ -71,7 +78,7 @@ class CrossBorderEvaluator:
             group = f"principal={flow.principal(event)}"
         else:
             group = "all"
-        key = f"{self.rule.id}@{self.rule.version}\x1f{group}"
+        key = f"{window_prefix(self.rule, self.window_ns)}\x1f{group}"
         ts = event.observed_at
         subjects = windows.add(key + "\x1fsubjects", scan.subject_hashes, ts, self.window_s)
         n_records = record_count(event) or 1
@@ -81,7 +88,7 @@ class CrossBorderEvaluator:
         immediate = self.immediate_level is not None and scan.record_level >= self.immediate_level
         if counted < self.limit and not immediate:
             return []
-        events = track_events(windows, key, event, scan, self.window_s)
+        events = track_events(windows, key, event, scan, self.window_s, flow=flow)
         reasons = []
         if counted >= self.limit:
             reasons.append(f"{counted} {self.count} toward {flow.dst.zone} ≥ limit {self.limit}")

@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 from model.alerts import Alert
 from model.events import Event
 from model.findings import ScanResult
-from stream.policy.base import Evaluator, Gate
+from stream.policy.base import Evaluator, Gate, window_prefix
 from stream.policy.context import SCENARIOS, Flow
 from stream.policy.grouping import grouped_alert, track_events
 from stream.policy.params import Param, field_groups, int_at_least, names, optional, parse_duration
@@ -137,6 +137,8 @@ class DeidEvaluator:
     min_records: int
     window_s: float
     settle: float | None = None
+    #: Window-key prefix shared with identical rules (set by the policy; "" = this rule's own).
+    window_ns: str = ""
 
     @property
     def gate(self) -> Gate:
@@ -168,7 +170,7 @@ class DeidEvaluator:
         dataset = event.attributes.get("dataset")
         group = f"dataset:{dataset}" if isinstance(dataset, str) and dataset else \
             f"dst:{flow.dst.asset or (event.dst.host if event.dst else event.device or flow.principal(event))}"
-        key = f"{self.rule.id}@{self.rule.version}\x1f{group}"
+        key = f"{window_prefix(self.rule, self.window_ns)}\x1f{group}"
         ts = event.observed_at
         hkey = flow.context.hash_key or _PROCESS_KEY
         qi_members: list[str] = []
@@ -210,7 +212,7 @@ class DeidEvaluator:
                                 f"than {self.k} records in the window")
         if not problems:
             return []
-        events = track_events(windows, key, event, scan, self.window_s)
+        events = track_events(windows, key, event, scan, self.window_s, flow=flow)
         subjects = windows.add(key + "\x1fsubjects", scan.subject_hashes, ts, self.window_s)
         return [grouped_alert(self.rule, NAME, event, flow, group=[group], window_s=self.window_s, events=events,
                               subjects=subjects, extra={"violations": problems, "k_required": self.k, **stats,

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from model.alerts import Alert
 from model.events import Event
 from model.findings import ScanResult
-from stream.policy.base import Evaluator, Gate
+from stream.policy.base import Evaluator, Gate, window_prefix
 from stream.policy.context import UNKNOWN, ZONES, Flow
 from stream.policy.grouping import grouped_alert, track_events
 from stream.policy.params import (
@@ -73,6 +73,8 @@ class DoctorAccessEvaluator:
     channels: frozenset[str]
     min_anomalies: int
     window_s: float
+    #: Window-key prefix shared with identical rules (set by the policy; "" = this rule's own).
+    window_ns: str = ""
 
     @property
     def gate(self) -> Gate:
@@ -120,8 +122,8 @@ class DoctorAccessEvaluator:
         if not found:
             return []
         principal = flow.principal(event)
-        key = f"{self.rule.id}@{self.rule.version}\x1f{principal}"
-        events = track_events(windows, key, event, scan, self.window_s)
+        key = f"{window_prefix(self.rule, self.window_ns)}\x1f{principal}"
+        events = track_events(windows, key, event, scan, self.window_s, flow=flow)
         subjects = windows.add(key + "\x1fsubjects", scan.subject_hashes, event.observed_at, self.window_s)
         if events.count < self.min_anomalies:
             return []

@@ -25,7 +25,7 @@ from typing import ClassVar
 from model.alerts import Alert
 from model.events import Event
 from model.findings import ScanResult
-from stream.policy.base import Evaluator, Gate
+from stream.policy.base import Evaluator, Gate, window_prefix
 from stream.policy.context import Flow
 from stream.policy.grouping import grouped_alert, track_events
 from stream.policy.params import Param, level_thresholds, optional_channels, parse_duration
@@ -41,6 +41,8 @@ class FanoutEvaluator:
     window_s: float
     tiers: tuple[tuple[int, int], ...]  # (level, threshold), ascending level
     channels: frozenset[str] | None
+    #: Window-key prefix shared with identical rules (set by the policy; "" = this rule's own).
+    window_ns: str = ""
 
     @property
     def gate(self) -> Gate:
@@ -51,7 +53,7 @@ class FanoutEvaluator:
         if not scan.subject_hashes or lv < self.tiers[0][0]:
             return []
         principal = flow.principal(event)
-        key = f"{self.rule.id}@{self.rule.version}\x1f{principal}"
+        key = f"{window_prefix(self.rule, self.window_ns)}\x1f{principal}"
         ts = event.observed_at
         crossed: list[tuple[int, int, WindowSnapshot]] = []
         counts: dict[str, int] = {}
@@ -62,7 +64,7 @@ class FanoutEvaluator:
             counts[f"L{tier_level}"] = snap.count
             if snap.count >= threshold:
                 crossed.append((tier_level, threshold, snap))
-        events = track_events(windows, key, event, scan, self.window_s)
+        events = track_events(windows, key, event, scan, self.window_s, flow=flow)
         if not crossed:
             return []
         # report the widest crossed tier (most subjects); name every tier that crossed

@@ -28,21 +28,21 @@ from stream.policy.alerting import (
     endpoint_text,
     is_encrypted,
     masked_evidence,
-    parameters_for_details,
     record_count,
+    rule_details,
 )
 from stream.policy.context import Flow
+from stream.policy.facts import EVIDENCE_PER_EVENT, facts_for
 from stream.policy.params import format_duration
 from stream.policy.rule import Rule
 from stream.policy.windows import WindowSnapshot, WindowStore
 
-_EVIDENCE_PER_EVENT = 3
-
 
 def _base_details(rule: Rule, kind: str, extra: Mapping[str, Any]) -> dict[str, Any]:
-    d: dict[str, Any] = {"kind": kind, "parameters": parameters_for_details(dict(rule.parameters))}
+    parameters, playbook = rule_details(rule)
+    d: dict[str, Any] = {"kind": kind, "parameters": parameters}
     d.update(extra)
-    d["playbook"] = rule.playbook.to_dict()
+    d["playbook"] = playbook
     return d
 
 
@@ -51,20 +51,22 @@ def event_alert(
     *, level: int | None = None,
 ) -> Alert:
     """One alert about one event; ``extra`` says why (it must hold no raw content)."""
+    f = facts_for(event, scan, flow)
     lv = scan.record_level if level is None else level
-    subjects = distinct(scan.subject_hashes)
+    subjects = f.subjects
     severity, why = rule.severity.grade(lv, len(subjects), event.channel, flow.dst.zone)
     details = _base_details(rule, kind, {
-        **extra, "level_name": LEVEL_NAMES.get(lv, ""), "grading_reason": scan.grading_reason,
-        "severity_reason": why, "principal": flow.principal(event), "records": record_count(event),
+        **extra, "level_name": f.level_name if level is None else LEVEL_NAMES.get(lv, ""),
+        "grading_reason": scan.grading_reason, "severity_reason": why, "principal": f.principal,
+        "records": f.records,
     })
     return Alert(
         alert_id=make_alert_id(rule.id, rule.version, [event.event_id]),
         rule_id=rule.id, rule_version=rule.version, title=rule.title, severity=severity.value,
-        clauses=rule.clauses, channel=event.channel, src=endpoint_text(event.src), dst=endpoint_text(event.dst),
-        actor=event.actor, encrypted=is_encrypted(event), entities=scan.entity_types,
-        categories=tuple(sorted({c.value for c in scan.categories})), max_level=lv, subjects=len(subjects),
-        evidence=masked_evidence(scan.findings), subject_hashes=subjects[:MAX_SUBJECT_HASHES],
+        clauses=rule.clauses, channel=event.channel, src=f.src_text, dst=f.dst_text,
+        actor=event.actor, encrypted=f.encrypted, entities=scan.entity_types,
+        categories=f.categories, max_level=lv, subjects=len(subjects),
+        evidence=f.evidence, subject_hashes=subjects[:MAX_SUBJECT_HASHES],
         event_ids=(event.event_id,), observed_at=event.observed_at, last_seen=event.observed_at,
         sensor_id=event.sensor_id, details=details,
     )
@@ -92,7 +94,7 @@ def event_member(event: Event, scan: ScanResult, level: int | None = None) -> st
     return json.dumps(
         [event.event_id, scan.record_level if level is None else level, record_count(event),
          list(scan.entity_types), sorted({c.value for c in scan.categories}),
-         list(masked_evidence(scan.findings, _EVIDENCE_PER_EVENT)), event.channel, event.device,
+         list(masked_evidence(scan.findings, EVIDENCE_PER_EVENT)), event.channel, event.device,
          is_encrypted(event)],
         ensure_ascii=False, separators=(",", ":"),
     )
@@ -105,8 +107,43 @@ def member_facts(member: str) -> Facts:
 
 
 def track_events(windows: WindowStore, key: str, event: Event, scan: ScanResult, window_s: float,
-                 level: int | None = None) -> WindowSnapshot:
-    return windows.add(key + "\x1fevents", [event_member(event, scan, level)], event.observed_at, window_s)
+                 level: int | None = None, flow: Flow | None = None) -> WindowSnapshot:
+    """Add the event's member string to ``key``'s events window (computed once per event given ``flow``)."""
+    member = event_member(event, scan, level) if flow is None else \
+        facts_for(event, scan, flow).member_at(scan.record_level if level is None else level)
+    return windows.add(key + "\x1fevents", [member], event.observed_at, window_s)
+
+
+@dataclass(frozen=True)
+class WindowSummary:
+    """What a grouped alert reports of the events in its window, aggregated from their member strings."""
+
+    facts: tuple[Facts, ...]
+    max_level: int
+    records: int | None
+    channels: list[str]
+    devices: list[str]
+    encrypted: bool
+    entities: tuple[str, ...]
+    categories: tuple[str, ...]
+    evidence: tuple[str, ...]
+    event_ids: tuple[str, ...]
+
+
+@lru_cache(maxsize=4096)
+def summarise(members: tuple[str, ...]) -> WindowSummary:
+    """Cached by the window's members: rules sharing a window (same principal, same events) summarise it once."""
+    facts = tuple(member_facts(m) for m in members)
+    reported = [f.records for f in facts if f.records is not None]
+    return WindowSummary(
+        facts=facts, max_level=max((f.level for f in facts), default=0),
+        records=sum(reported) if reported else None,
+        channels=sorted({f.channel for f in facts}), devices=sorted({f.device for f in facts if f.device}),
+        encrypted=all(f.encrypted for f in facts), entities=tuple(sorted({e for f in facts for e in f.entities})),
+        categories=tuple(sorted({c for f in facts for c in f.categories})),
+        evidence=distinct((e for f in facts for e in f.evidence), MAX_EVIDENCE),
+        event_ids=tuple(f.event_id for f in facts[:MAX_EVENT_IDS]),
+    )
 
 
 def grouped_alert(
@@ -115,23 +152,22 @@ def grouped_alert(
     count: int | None = None,
 ) -> Alert:
     """The alert of one group (``group`` = identity parts, e.g. principal) for the current bucket."""
-    facts = [member_facts(m) for m in events.members]
-    max_level = max((f.level for f in facts), default=0)
+    summary = summarise(events.members)
+    max_level = summary.max_level
     n_subjects = subjects.count if subjects is not None else 0
     severity, why = rule.severity.grade(max_level, n_subjects if count is None else count, event.channel,
                                         flow.dst.zone)
     bucket = math.floor(event.observed_at / window_s) * window_s
-    reported = [f.records for f in facts if f.records is not None]
     details = _base_details(rule, kind, {
         **extra,
         "principal": flow.principal(event),
         "window": {"length": format_duration(window_s), "bucket_start": iso_utc(bucket),
                    "first_seen": iso_utc(events.first_seen),
                    "subjects_at_least": bool(subjects is not None and subjects.dropped > 0)},
-        "events_in_window": len(facts),
-        "records": sum(reported) if reported else None,
-        "channels": sorted({f.channel for f in facts}),
-        "devices": sorted({f.device for f in facts if f.device}),
+        "events_in_window": len(summary.facts),
+        "records": summary.records,
+        "channels": list(summary.channels),
+        "devices": list(summary.devices),
         "level_name": LEVEL_NAMES.get(max_level, ""),
         "severity_reason": why,
     })
@@ -139,11 +175,10 @@ def grouped_alert(
         alert_id=make_alert_id(rule.id, rule.version, [*group, f"bucket={bucket!r}"]),
         rule_id=rule.id, rule_version=rule.version, title=rule.title, severity=severity.value,
         clauses=rule.clauses, channel=event.channel, src=endpoint_text(event.src), dst=endpoint_text(event.dst),
-        actor=event.actor, encrypted=all(f.encrypted for f in facts),
-        entities=tuple(sorted({e for f in facts for e in f.entities})),
-        categories=tuple(sorted({c for f in facts for c in f.categories})), max_level=max_level,
-        subjects=n_subjects, evidence=distinct((e for f in facts for e in f.evidence), MAX_EVIDENCE),
+        actor=event.actor, encrypted=summary.encrypted, entities=summary.entities,
+        categories=summary.categories, max_level=max_level,
+        subjects=n_subjects, evidence=summary.evidence,
         subject_hashes=subjects.members[:MAX_SUBJECT_HASHES] if subjects is not None else (),
-        event_ids=tuple(f.event_id for f in facts[:MAX_EVENT_IDS]),
+        event_ids=summary.event_ids,
         observed_at=events.first_seen, last_seen=events.last_seen, sensor_id=event.sensor_id, details=details,
     )

@@ -13,17 +13,20 @@ dead letter, so a bug is visible and counted instead of silently dropping the ev
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from model.alerts import Alert
 from model.events import Event
 from model.findings import ScanResult
 from stream.policy.allowed import allowed_records
-from stream.policy.base import OPEN_GATE, Evaluator, Gate
+from stream.policy.base import OPEN_GATE, Evaluator, Gate, window_prefix
 from stream.policy.conditions import FieldIn, FlowIn
 from stream.policy.context import Context, Flow, empty_context
+from stream.policy.facts import facts_for
 from stream.policy.rule import Rule
-from stream.policy.windows import WindowStore
+from stream.policy.windows import WindowSnapshot, WindowStore
 
 _EVENT_FIELDS = ("channel", "source_kind", "sensor_id", "actor", "device")
 #: Which condition to index a rule by when it has several: the most selective kind of fact first
@@ -45,8 +48,8 @@ class _Index:
         self.always: list[int] = []
         self.buckets: dict[tuple[str, str], list[int]] = {}
         self.fields: set[str] = set()
-        for i, (rule, _ev, gate) in enumerate(entries):
-            key = self._key(rule, gate)
+        for i, (rule, ev, gate) in enumerate(entries):
+            key = self._key(rule, ev, gate)
             if key is None:
                 self.always.append(i)
                 continue
@@ -56,7 +59,7 @@ class _Index:
                 self.buckets.setdefault((field, v), []).append(i)
 
     @staticmethod
-    def _key(rule: Rule, gate: Gate) -> tuple[str, frozenset[str]] | None:
+    def _key(rule: Rule, evaluator: Evaluator, gate: Gate) -> tuple[str, frozenset[str]] | None:
         best: tuple[str, frozenset[str]] | None = None
         for c in rule.match.conditions:
             if isinstance(c, FieldIn) and c.field in _EVENT_FIELDS:
@@ -68,6 +71,11 @@ class _Index:
             rank = (_SELECTIVITY.get(cand[0], 5), len(cand[1]))
             if best is None or rank < (_SELECTIVITY.get(best[0], 5), len(best[1])):
                 best = cand
+        # a kind's own necessary condition (scenario-mismatch: its scenarios; cross-border: zones)
+        own = getattr(evaluator, "index_key", None)
+        if own is not None and (best is None or (_SELECTIVITY.get(own[0], 5), len(own[1]))
+                                < (_SELECTIVITY.get(best[0], 5), len(best[1]))):
+            best = own
         if best is None and gate[1] is not None:
             best = ("channel", gate[1])
         return best
@@ -96,6 +104,83 @@ class _Index:
         return hits
 
 
+class _SharedWindows:
+    """The window store as one event's rules see it: a twin's repeat of an add is answered from memory.
+
+    Twins (see :func:`stream.policy.base.window_prefix`) add the same members to the same key at
+    the same time; the repeat would leave the state as it is and return the same members, so the
+    first add's snapshot is returned instead. One instance per event: nothing outlives it.
+    """
+
+    __slots__ = ("inner", "seen")
+
+    def __init__(self, inner: WindowStore) -> None:
+        self.inner = inner
+        self.seen: dict[str, tuple[tuple[str, ...], float, float, WindowSnapshot]] = {}
+
+    def add(self, key: str, members: Iterable[str], ts: float, window_s: float) -> WindowSnapshot:
+        items = tuple(members)
+        hit = self.seen.get(key)
+        if hit is not None and hit[0] == items and hit[1] == ts and hit[2] == window_s:
+            return hit[3]
+        snap = self.inner.add(key, items, ts, window_s)
+        self.seen[key] = (items, ts, window_s, snap)
+        return snap
+
+
+def _share_windows(entries: Sequence[tuple[Rule, Evaluator]]) -> tuple[list[Evaluator], bool]:
+    """Evaluators with twins (same kind, parameters, match and unless) rebound to share their windows.
+
+    The shared prefix is the smallest ``id@version`` of the twins, so it does not depend on the
+    order of the rule files. Returns the evaluators and whether any window is shared.
+    """
+    groups: dict[Any, list[int]] = {}
+    for i, (rule, ev) in enumerate(entries):
+        if not (dataclasses.is_dataclass(ev) and any(f.name == "window_ns" for f in dataclasses.fields(ev))):
+            continue
+        try:
+            key = (rule.kind, json.dumps(rule.parameters, sort_keys=True, default=repr), rule.match, rule.unless)
+            hash(key)
+        except TypeError:
+            continue
+        groups.setdefault(key, []).append(i)
+    out = [ev for _, ev in entries]
+    shared = False
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        shared = True
+        prefix = min(window_prefix(entries[i][0]) for i in members)
+        for i in members:
+            out[i] = dataclasses.replace(out[i], window_ns=prefix)  # type: ignore[type-var]
+    return out, shared
+
+
+def _intern_filters(rules: Sequence[Rule]) -> tuple[list[int], int]:
+    """A filter id per rule, equal for rules with equal ``match``/``unless`` (-1: matches every event)."""
+    ids: dict[Any, int] = {}
+    out = []
+    for rule in rules:
+        if not rule.match.conditions and rule.unless is None:
+            out.append(-1)
+            continue
+        key: Any = (rule.match, rule.unless)
+        try:
+            hash(key)
+        except TypeError:
+            key = id(rule)
+        out.append(ids.setdefault(key, len(ids)))
+    return out, len(ids)
+
+
+class _Active(NamedTuple):
+    rule: Rule
+    evaluator: Evaluator
+    min_level: int
+    channels: frozenset[str] | None
+    filter_id: int
+
+
 class Policy:
     """All loaded rules (``rules``, including disabled ones), the evaluators of the enabled ones, the context."""
 
@@ -105,10 +190,15 @@ class Policy:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.context = context if context is not None else empty_context()
         self._evaluators = tuple(evaluators)
-        self._active = tuple(
-            (r, e, getattr(e, "gate", OPEN_GATE)) for r, e in zip(rules, evaluators, strict=True) if r.enabled
-        )
-        self._index = _Index(self._active)
+        enabled = [(r, e) for r, e in zip(rules, evaluators, strict=True) if r.enabled]
+        bound, self._shares_windows = _share_windows(enabled)
+        filter_ids, self._n_filters = _intern_filters([r for r, _ in enabled])
+        active = []
+        for (r, _), e, fid in zip(enabled, bound, filter_ids, strict=True):
+            min_level, channels = getattr(e, "gate", OPEN_GATE)
+            active.append(_Active(r, e, min_level, channels, fid))
+        self._active = tuple(active)
+        self._index = _Index([(a.rule, a.evaluator, (a.min_level, a.channels)) for a in self._active])
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -118,7 +208,7 @@ class Policy:
 
     @property
     def active(self) -> tuple[Rule, ...]:
-        return tuple(r for r, _, _ in self._active)
+        return tuple(a.rule for a in self._active)
 
     def with_context(self, context: Context) -> Policy:
         """The same rules against another context (``healthdlp replay`` compares both)."""
@@ -130,20 +220,39 @@ class Policy:
         level = scan.record_level
         channel = event.channel
         active = self._active
+        # one verdict per distinct match/unless pair, not per rule
+        verdicts: list[bool | None] = [None] * self._n_filters
+        rule_windows = _SharedWindows(windows) if self._shares_windows else windows
         for i in self._index.candidates(event, flow):
-            rule, evaluator, (min_level, channels) = active[i]
+            rule, evaluator, min_level, channels, fid = active[i]
             if level < min_level or (channels is not None and channel not in channels):
                 continue
-            if not rule.applies(event, flow):
-                continue
-            raised = evaluator.evaluate(event, scan, windows, flow)
+            if fid >= 0:
+                ok = verdicts[fid]
+                if ok is None:
+                    ok = verdicts[fid] = rule.applies(event, flow)
+                if not ok:
+                    continue
+            raised = evaluator.evaluate(event, scan, rule_windows, flow)
             if not raised:
                 continue
             if rule.honour_approvals:
                 verdict = flow.approvals(event, scan)
                 if verdict.covered is not None:
-                    raised = allowed_records(rule, raised, verdict.covered, event, scan, flow, windows)
-            flow_details = flow.to_dict()
-            alerts.extend(dataclasses.replace(a, details={**a.details, "flow": flow_details}) for a in raised)
+                    raised = allowed_records(rule, raised, verdict.covered, event, scan, flow, rule_windows)
+            flow_details = facts_for(event, scan, flow).flow_dict
+            alerts.extend(_with_flow(a, flow_details) for a in raised)
         return alerts
 
+
+def _with_flow(alert: Alert, flow_details: dict[str, Any]) -> Alert:
+    """``alert`` with the resolved flow in its details.
+
+    The kinds build a fresh details dict for every alert they return and hand the alert over, so
+    the flow is added in place (``dataclasses.replace`` cost more than the rest of a cheap alert).
+    """
+    details = alert.details
+    if type(details) is dict:
+        details["flow"] = flow_details
+        return alert
+    return dataclasses.replace(alert, details={**details, "flow": flow_details})

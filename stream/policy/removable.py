@@ -37,7 +37,7 @@ from stream.policy.alerting import (
     parameters_for_details,
     record_count,
 )
-from stream.policy.base import Evaluator, Gate
+from stream.policy.base import Evaluator, Gate, window_prefix
 from stream.policy.context import Flow
 from stream.policy.params import (
     Param,
@@ -122,6 +122,8 @@ class BulkRemovableEvaluator:
     channels: frozenset[str]
     device_channels: frozenset[str]
     include_encrypted: bool
+    #: Window-key prefix shared with identical rules (set by the policy; "" = this rule's own).
+    window_ns: str = ""
 
     def is_removable(self, event: Event) -> bool:
         if event.channel in self.channels:
@@ -138,7 +140,7 @@ class BulkRemovableEvaluator:
         if event.encrypted and not self.include_encrypted:
             return []
         principal = flow.principal(event)  # Event.principal unless the context names an owner
-        key = f"{self.rule.id}@{self.rule.version}\x1f{principal}"
+        key = f"{window_prefix(self.rule, self.window_ns)}\x1f{principal}"
         ts = event.observed_at
         subjects = windows.add(key + "\x1fsubjects", scan.subject_hashes, ts, self.window_s)
         events = windows.add(key + "\x1fevents", [_member(event, scan)], ts, self.window_s)

@@ -28,6 +28,7 @@ from model.taxonomy import CLEARTEXT_CAPABLE, DataCategory
 from stream.policy.alerting import is_encrypted
 from stream.policy.base import Evaluator, Gate
 from stream.policy.context import SCENARIOS, Flow
+from stream.policy.facts import facts_for
 from stream.policy.grouping import event_alert
 from stream.policy.params import Param, boolean, level, names, optional
 from stream.policy.rule import Rule
@@ -56,18 +57,25 @@ class ScenarioEvaluator:
     def gate(self) -> Gate:
         return (self.min_level, None)
 
-    def violations(self, event: Event, scan: ScanResult) -> list[str]:
+    @property
+    def index_key(self) -> tuple[str, frozenset[str]]:
+        """Only flows resolved to one of ``scenarios`` can fire (the policy's rule index)."""
+        return ("flow:scenario", self.scenarios)
+
+    def violations(self, event: Event, scan: ScanResult, flow: Flow | None = None) -> list[str]:
         out = []
-        cats = {c.value for c in scan.categories}
+        facts = facts_for(event, scan, flow) if flow is not None else None
+        cats = facts.category_set if facts is not None else frozenset(c.value for c in scan.categories)
         if self.allowed and cats - self.allowed:
             out.append(f"categories beyond the scenario's scope: {', '.join(sorted(cats - self.allowed))}")
         if cats & self.forbidden_categories:
             out.append(f"forbidden categories: {', '.join(sorted(cats & self.forbidden_categories))}")
-        ents = set(scan.entity_types) & self.forbidden_entities
+        ents = (facts.entity_set if facts is not None else frozenset(scan.entity_types)) & self.forbidden_entities
         if ents:
             out.append(f"forbidden entities: {', '.join(sorted(ents))}")
         if self.forbidden_classes:
-            classes = {f.explanation.note[6:] for f in scan.findings if f.explanation.note.startswith("class:")}
+            classes = facts.special_classes if facts is not None else \
+                {f.explanation.note[6:] for f in scan.findings if f.explanation.note.startswith("class:")}
             hit = classes & self.forbidden_classes
             if hit:
                 out.append(f"special-disease results that must not be shown: {', '.join(sorted(hit))}")
@@ -80,7 +88,7 @@ class ScenarioEvaluator:
     def evaluate(self, event: Event, scan: ScanResult, windows: WindowStore, flow: Flow) -> list[Alert]:
         if scan.record_level < self.min_level or not any(s in self.scenarios for s in flow.scenarios):
             return []
-        found = self.violations(event, scan)
+        found = self.violations(event, scan, flow)
         if not found:
             return []
         extra: dict[str, Any] = {"scenario": next(s for s in flow.scenarios if s in self.scenarios),
