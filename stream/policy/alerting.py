@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from model.alerts import make_alert_id
 from model.events import Endpoint, Event
 from model.findings import Finding
 
@@ -79,3 +80,27 @@ def rule_details(rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
             _RULE_DETAILS.clear()
         hit = _RULE_DETAILS[id(rule)] = (rule, parameters_for_details(dict(rule.parameters)), rule.playbook.to_dict())
     return hit[1], hit[2]
+
+
+#: alert id -> the keys it was made from (see :func:`rule_alert_id`); bounded, only a recent past is needed.
+_ID_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+def rule_alert_id(rule: Rule, keys: Iterable[str]) -> str:
+    """``make_alert_id`` for ``rule``, remembering the keys so a twin rule's id can be derived.
+
+    The policy evaluates rules that differ only in id, version, title and playbook once per event
+    and derives each twin's alerts from the first one's (:mod:`stream.policy.policy`); the alert id
+    hashes the rule id with the keys, so the twin's id needs the keys, not the first id.
+    """
+    ks = tuple(keys)
+    aid = make_alert_id(rule.id, rule.version, ks)
+    if len(_ID_KEYS) >= 65_536:
+        _ID_KEYS.clear()
+    _ID_KEYS[aid] = ks
+    return aid
+
+
+def alert_keys(alert_id: str) -> tuple[str, ...] | None:
+    """The keys ``alert_id`` was made from by :func:`rule_alert_id`, or None if not (or no longer) known."""
+    return _ID_KEYS.get(alert_id)

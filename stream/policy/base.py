@@ -12,6 +12,11 @@ visits the few that could fire (bench/bench_policy.py). It may also expose ``ind
 (index field, values), a necessary exact-value condition of its own in the index's vocabulary
 (``"flow:scenario"``, ``"flow:dst.zone"``, ``"channel"`` ...), e.g. the scenarios a
 scenario-mismatch rule judges.
+
+Twin rules (same kind, parameters, match, unless, severity and clauses) are evaluated once per
+event and the others' alerts derived (``stream.policy.policy``) only if the evaluator keeps no
+state (class attribute ``stateless = True``) or its windows are shared with its twins (a
+dataclass field ``window_ns``, set by the policy, see :func:`window_prefix`).
 """
 
 from __future__ import annotations

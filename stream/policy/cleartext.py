@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar
 
-from model.alerts import Alert, make_alert_id
+from model.alerts import Alert
 from model.events import Event
 from model.findings import ScanResult
 from model.taxonomy import CLEARTEXT_CAPABLE
 from stream.policy.alerting import (
     MAX_SUBJECT_HASHES,
     is_encrypted,
+    rule_alert_id,
     rule_details,
 )
 from stream.policy.base import Evaluator, Gate
@@ -34,6 +35,8 @@ NAME = "cleartext-transfer"
 
 @dataclass(frozen=True)
 class CleartextEvaluator:
+    #: keeps no window state: a twin rule's alerts can be derived from another twin's (stream.policy.policy)
+    stateless: ClassVar[bool] = True
     rule: Rule
     min_level: int
     channels: frozenset[str]
@@ -66,7 +69,7 @@ class CleartextEvaluator:
         }
         return [
             Alert(
-                alert_id=make_alert_id(rule.id, rule.version, [event.event_id]),
+                alert_id=rule_alert_id(rule, (event.event_id,)),
                 rule_id=rule.id,
                 rule_version=rule.version,
                 title=rule.title,

@@ -32,6 +32,8 @@ DEFAULT_CHANNELS = tuple(sorted(CLEARTEXT_CAPABLE | {"usb", "file-copy"}))
 
 @dataclass(frozen=True)
 class UnauthorizedEndpointEvaluator:
+    #: keeps no window state: a twin rule's alerts can be derived from another twin's (stream.policy.policy)
+    stateless: ClassVar[bool] = True
     rule: Rule
     min_level: int
     channels: frozenset[str] | None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from model.alerts import Alert, iso_utc, make_alert_id
+from model.alerts import Alert, iso_utc
 from model.events import Event
 from model.findings import ScanResult
 from model.taxonomy import LEVEL_NAMES
@@ -29,6 +29,7 @@ from stream.policy.alerting import (
     is_encrypted,
     masked_evidence,
     record_count,
+    rule_alert_id,
     rule_details,
 )
 from stream.policy.context import Flow
@@ -61,7 +62,7 @@ def event_alert(
         "records": f.records,
     })
     return Alert(
-        alert_id=make_alert_id(rule.id, rule.version, [event.event_id]),
+        alert_id=rule_alert_id(rule, (event.event_id,)),
         rule_id=rule.id, rule_version=rule.version, title=rule.title, severity=severity.value,
         clauses=rule.clauses, channel=event.channel, src=f.src_text, dst=f.dst_text,
         actor=event.actor, encrypted=f.encrypted, entities=scan.entity_types,
@@ -172,7 +173,7 @@ def grouped_alert(
         "severity_reason": why,
     })
     return Alert(
-        alert_id=make_alert_id(rule.id, rule.version, [*group, f"bucket={bucket!r}"]),
+        alert_id=rule_alert_id(rule, [*group, f"bucket={bucket!r}"]),
         rule_id=rule.id, rule_version=rule.version, title=rule.title, severity=severity.value,
         clauses=rule.clauses, channel=event.channel, src=endpoint_text(event.src), dst=endpoint_text(event.dst),
         actor=event.actor, encrypted=summary.encrypted, entities=summary.entities,

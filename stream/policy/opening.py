@@ -40,6 +40,8 @@ def declared_deidentified(event: Event) -> bool:
 
 @dataclass(frozen=True)
 class OpeningFormEvaluator:
+    #: keeps no window state: a twin rule's alerts can be derived from another twin's (stream.policy.policy)
+    stateless: ClassVar[bool] = True
     rule: Rule
     public_max: int
     controlled_max: int

@@ -4,8 +4,9 @@
 alerts. Per event it (1) resolves the flow once against the context (scenario, roles, zones,
 opening form), (2) visits only the rules that could fire — rules are indexed by their equality
 conditions (``match: {actor: ..}``, ``scenario``, ``dst_asset`` ...) and by their kind's gate
-(lowest level, channels) — (3) turns what a rule raised for a flow covered by a valid approval
-into an allowed-by-approval record (:mod:`stream.policy.allowed`), and (4) adds the resolved flow
+(lowest level, channels) — evaluating rules that differ only in id, version, title and
+playbook once and deriving the others' alerts, (3) turns what a rule raised for a flow covered by
+a valid approval into an allowed-by-approval record (:mod:`stream.policy.allowed`), and (4) adds the resolved flow
 to every alert's details. It does not catch exceptions: the pipeline turns a failing event into a
 dead letter, so a bug is visible and counted instead of silently dropping the event's alerts.
 """
@@ -17,9 +18,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from model.alerts import Alert
+from model.alerts import Alert, make_alert_id
 from model.events import Event
 from model.findings import ScanResult
+from stream.policy.alerting import alert_keys, rule_details
 from stream.policy.allowed import allowed_records
 from stream.policy.base import OPEN_GATE, Evaluator, Gate, window_prefix
 from stream.policy.conditions import FieldIn, FlowIn
@@ -173,12 +175,71 @@ def _intern_filters(rules: Sequence[Rule]) -> tuple[list[int], int]:
     return out, len(ids)
 
 
+def _twin_groups(entries: Sequence[tuple[Rule, Evaluator]]) -> list[int]:
+    """A group id per rule, equal for rules whose alerts differ only in id, version, title and playbook.
+
+    Such rules (same kind and evaluator type, parameters, match, unless, severity model and
+    clauses; windowed ones already share their windows, :func:`_share_windows`) raise the same
+    alerts for the same event but for those fields, so the policy evaluates the first of them once
+    per event and derives the others' alerts from its (:func:`_derive`). -1: a rule of its own.
+    """
+    groups: dict[Any, list[int]] = {}
+    for i, (rule, ev) in enumerate(entries):
+        # a member is not evaluated when its group's first rule raised nothing, so its state must be
+        # none or the group's own (windows shared by window_ns)
+        if not (getattr(ev, "stateless", False) or getattr(ev, "window_ns", "")):
+            continue
+        try:
+            key = (rule.kind, type(ev), json.dumps(rule.parameters, sort_keys=True, default=repr), rule.match,
+                   rule.unless, rule.severity, rule.clauses)
+            hash(key)
+        except TypeError:
+            continue
+        groups.setdefault(key, []).append(i)
+    out = [-1] * len(entries)
+    n = 0
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for i in members:
+            out[i] = n
+        n += 1
+    return out
+
+
+def _derive(raised: Sequence[Alert], rule: Rule) -> list[Alert] | None:
+    """What ``rule`` raises, given what a twin of it raised for the same event (None: cannot tell).
+
+    Everything but the rule's own id, version, title and playbook is the twin's; the alert id is
+    recomputed from the keys the twin's id was made from (:func:`stream.policy.alerting.rule_alert_id`).
+    Built directly: ``dataclasses.replace`` cost more than the rest of a cheap alert.
+    """
+    playbook = rule_details(rule)[1]
+    rid, version, title = rule.id, rule.version, rule.title
+    out = []
+    for a in raised:
+        keys = alert_keys(a.alert_id)
+        if keys is None:
+            return None
+        details = dict(a.details)
+        if "playbook" in details:
+            details["playbook"] = playbook
+        out.append(Alert(
+            make_alert_id(rid, version, keys), rid, version, title, a.severity, a.clauses, a.channel, a.src,
+            a.dst, a.actor, a.encrypted, a.entities, a.categories, a.max_level, a.subjects, a.evidence,
+            a.subject_hashes, a.event_ids, a.observed_at, a.last_seen, a.sensor_id, a.triage_state, details,
+            a.schema_version,
+        ))
+    return out
+
+
 class _Active(NamedTuple):
     rule: Rule
     evaluator: Evaluator
     min_level: int
     channels: frozenset[str] | None
     filter_id: int
+    twin_group: int
 
 
 class Policy:
@@ -193,10 +254,11 @@ class Policy:
         enabled = [(r, e) for r, e in zip(rules, evaluators, strict=True) if r.enabled]
         bound, self._shares_windows = _share_windows(enabled)
         filter_ids, self._n_filters = _intern_filters([r for r, _ in enabled])
+        twins = _twin_groups(list(zip([r for r, _ in enabled], bound, strict=True)))
         active = []
-        for (r, _), e, fid in zip(enabled, bound, filter_ids, strict=True):
+        for (r, _), e, fid, tg in zip(enabled, bound, filter_ids, twins, strict=True):
             min_level, channels = getattr(e, "gate", OPEN_GATE)
-            active.append(_Active(r, e, min_level, channels, fid))
+            active.append(_Active(r, e, min_level, channels, fid, tg))
         self._active = tuple(active)
         self._index = _Index([(a.rule, a.evaluator, (a.min_level, a.channels)) for a in self._active])
 
@@ -223,8 +285,10 @@ class Policy:
         # one verdict per distinct match/unless pair, not per rule
         verdicts: list[bool | None] = [None] * self._n_filters
         rule_windows = _SharedWindows(windows) if self._shares_windows else windows
+        # what the first rule of each twin group raised for this event (before approvals)
+        twin_raised: dict[int, list[Alert]] = {}
         for i in self._index.candidates(event, flow):
-            rule, evaluator, min_level, channels, fid = active[i]
+            rule, evaluator, min_level, channels, fid, group = active[i]
             if level < min_level or (channels is not None and channel not in channels):
                 continue
             if fid >= 0:
@@ -233,7 +297,16 @@ class Policy:
                     ok = verdicts[fid] = rule.applies(event, flow)
                 if not ok:
                     continue
-            raised = evaluator.evaluate(event, scan, rule_windows, flow)
+            if group < 0:
+                raised = evaluator.evaluate(event, scan, rule_windows, flow)
+            else:
+                first = twin_raised.get(group)
+                derived = None if first is None else _derive(first, rule) if first else first
+                if derived is None:
+                    derived = evaluator.evaluate(event, scan, rule_windows, flow)
+                    if first is None:
+                        twin_raised[group] = derived
+                raised = derived
             if not raised:
                 continue
             if rule.honour_approvals:

@@ -23,7 +23,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from model.alerts import Alert, iso_utc, make_alert_id
+from model.alerts import Alert, iso_utc
 from model.events import Event
 from model.findings import ScanResult
 from model.taxonomy import LEVEL_NAMES
@@ -36,6 +36,7 @@ from stream.policy.alerting import (
     masked_evidence,
     parameters_for_details,
     record_count,
+    rule_alert_id,
 )
 from stream.policy.base import Evaluator, Gate, window_prefix
 from stream.policy.context import Flow
@@ -180,7 +181,7 @@ class BulkRemovableEvaluator:
             "playbook": rule.playbook.to_dict(),
         }
         return Alert(
-            alert_id=make_alert_id(rule.id, rule.version, [f"principal={principal}", f"bucket={bucket!r}"]),
+            alert_id=rule_alert_id(rule, (f"principal={principal}", f"bucket={bucket!r}")),
             rule_id=rule.id,
             rule_version=rule.version,
             title=rule.title,

@@ -43,6 +43,8 @@ SPECIAL_CLASSES = ("sexual_reproductive", "infectious", "mental_illness", "malig
 
 @dataclass(frozen=True)
 class ScenarioEvaluator:
+    #: keeps no window state: a twin rule's alerts can be derived from another twin's (stream.policy.policy)
+    stateless: ClassVar[bool] = True
     rule: Rule
     scenarios: frozenset[str]
     min_level: int

@@ -37,7 +37,7 @@ def alert(n: int, **kw: Any) -> Alert:
         subject_hashes=(f"h{n}a", f"h{n}b"),
         event_ids=(f"evt-{n}-1", f"evt-{n}-2"),
         observed_at=NOW - n * HOUR,
-        last_seen=NOW - n * HOUR + 30,
+        last_seen=NOW - n * HOUR + 1800,  # half an hour of activity: the 1h filter holds for 30 min of a slow run
         sensor_id="net-1",
         details={
             "grading_reason": "identifier and diagnosis in one record",

@@ -71,7 +71,7 @@ def test_queue_default_is_last_7_days_newest_first(console: ConsoleServer) -> No
         ("channel=http", ["high_http"]),
         ("level=5", ["crit"]),
         ("range=30d&channel=fhir", ["old"]),
-        ("range=1h", ["crit"]),  # last_seen 30 s into the last hour: activity overlaps
+        ("range=1h", ["crit"]),  # last_seen 30 min into the last hour: activity overlaps
         ("rule=site-custom-rule&state=new", ["custom"]),
     ],
 )

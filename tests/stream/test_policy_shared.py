@@ -22,6 +22,7 @@ from model.config import DetectorsConfig
 from model.events import Endpoint, Event, TlsInfo
 from model.findings import ScanResult
 from stream.policy import BUNDLED_RULES, MemoryWindowStore, load_policy
+from stream.policy import policy as policy_module
 from stream.policy.facts import facts_for
 from stream.policy.kinds import KINDS
 from stream.policy.policy import Policy
@@ -90,6 +91,10 @@ def rule_set(seed: int) -> list[dict[str, Any]]:
     rules = [dict(r) for r in base]
     for i, r in enumerate(base):
         rules.append({**r, "id": f"{r['id']}-twin{i}"})
+        # twins that differ in what the alert shows of the rule: version, title, playbook, severity
+        rules.append({**r, "id": f"{r['id']}-retitled{i}", "version": 7, "title": f"Site copy {i}: {r['title']}",
+                      "playbook": {"check": [f"site check {i}"], "dispose": [f"site step {i}"]}})
+        rules.append({**r, "id": f"{r['id']}-regraded{i}", "severity": {"by_level": {3: "critical"}}})
     for i in range(30):
         r = dict(rng.choice(base))
         r["id"] = f"{r['id']}-var{i}"
@@ -120,10 +125,22 @@ def engine():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_many_rules_raise_what_each_rule_raises_alone(engine, tmp_path: Path, seed: int) -> None:  # type: ignore[no-untyped-def]
+    check_against_singles(engine, tmp_path, seed)
+
+
+def test_twins_fall_back_to_their_own_evaluator_when_the_keys_are_unknown(
+    engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setattr(policy_module, "alert_keys", lambda alert_id: None)
+    check_against_singles(engine, tmp_path, 3)
+
+
+def check_against_singles(engine, tmp_path: Path, seed: int) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "rules.yaml"
     f.write_text(yaml.safe_dump(rule_set(seed), allow_unicode=True, sort_keys=False), encoding="utf-8")
     policy = load_policy([str(f)], [str(p / "context.yaml") for p in PACKS], hash_key=KEY)
     assert policy._shares_windows  # the twins do share windows
+    assert sum(a.twin_group >= 0 for a in policy._active) > len(policy._active) // 2  # and are evaluated once
     singles = [Policy([r], [KINDS[r.kind].bind(r)], policy.context) for r in policy.active]
     events = make_events(160, seed)
     scans: list[ScanResult] = [engine.scan(e) for e in events]
