@@ -1,6 +1,9 @@
 """Precision/recall of the detectors on third-party labelled corpora (unseen data).
 
-    .venv/bin/python bench/eval_thirdparty.py [--corpora ../shared/corpora] [--json] [--errors N]
+    .venv/bin/python bench/eval_thirdparty.py [--corpora ../shared/corpora] [--json] [--errors N] [--ner]
+
+``--ner`` switches on the opt-in statistical Chinese name tagger (``person_name_zh_ner``,
+detectors/ner.py) through a tuning file, as a site would; without it the default engine is scored.
 
 Corpora (see ../shared/corpora/SOURCES.md; read in place, never copied into the repository):
 * presidio-research ``data/synth_dataset_v2.json``: 1,500 English sentences, Faker-generated PII;
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,11 +94,18 @@ def main() -> int:
     ap.add_argument("--split", default="dev", help="CLUENER split to score (dev = unseen; train was used for tuning)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--errors", type=int, default=0, help="list up to N false positives/negatives per corpus")
+    ap.add_argument("--ner", action="store_true", help="switch on the statistical Chinese name tagger")
     args = ap.parse_args()
     if not args.corpora.is_dir():
         print(f"no corpora at {args.corpora}", file=sys.stderr)
         return 2
-    engine = build_engine(DetectorsConfig(), b"eval-thirdparty")
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = DetectorsConfig()
+        if args.ner:
+            tuning = Path(tmp) / "tuning.yaml"
+            tuning.write_text("version: 1\ndetectors:\n  person_name_zh_ner: {enabled: true}\n", encoding="utf-8")
+            cfg = DetectorsConfig(tuning=str(tuning))
+        engine = build_engine(cfg, b"eval-thirdparty")
     results = {}
     for name, recs, types in (
         ("presidio-research synth_dataset_v2", list(presidio(args.corpora)), frozenset(PRESIDIO_MAP.values())),

@@ -4,7 +4,8 @@
     result = engine.scan(event)       # ScanResult: findings, record level, subject hashes
 
 Detectors are data (detectors/catalogue/*.yaml); code implements detector kinds (pattern,
-dictionary, structured) and the named validators in detectors/validators.py. See docs/detectors.md.
+dictionary, structured, and the opt-in ``ner`` kind of detectors/ner.py) and the named validators
+in detectors/validators.py. See docs/detectors.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from detectors.catalogue import Catalogue, load_catalogue
 from detectors.edm import EdmIndex, load_edm
 from detectors.engine import DetectorInfo, Engine
+from detectors.ner import NER_DETECTORS, build_taggers
 from detectors.tuning import DetectorTuning, Tuning, apply_tuning, load_tuning
 from model.config import DetectorsConfig
 from model.yamlsrc import ConfigError, ConfigIssue
@@ -33,7 +35,9 @@ def build_engine(
     catalogue = load_catalogue(cfg.catalogue or None)
     tuning = load_tuning(cfg.tuning, catalogue) if getattr(cfg, "tuning", "") else None
     disabled = tuple(cfg.disabled)
-    known_ids = catalogue.detector_ids() | ({t.id for t in tuning.patterns} if tuning else set())
+    known_ids = (
+        catalogue.detector_ids() | set(NER_DETECTORS) | ({t.id for t in tuning.patterns} if tuning else set())
+    )
     if tuning is not None:  # ``enabled: true`` in the tuning file overrides ``disabled``
         disabled = tuple(d for d in disabled if tuning.detectors.get(d, DetectorTuning()).enabled is not True)
         catalogue = apply_tuning(catalogue, tuning)
@@ -49,6 +53,11 @@ def build_engine(
         max_scan_chars=cfg.max_scan_chars,
         prefilter=prefilter,
         edm=load_edm(edm, hash_key),
+        ner=build_taggers(
+            catalogue.entities,
+            enabled=[d for d, t in (tuning.detectors.items() if tuning else ()) if t.enabled is True],
+            disabled=[*disabled, *(d for d, t in (tuning.detectors.items() if tuning else ()) if t.enabled is False)],
+        ),
     )
     engine.tuning = tuning
     return engine

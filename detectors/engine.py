@@ -9,6 +9,7 @@ a :class:`model.findings.Finding` holds a masked rendering and an HMAC, nothing 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from detectors.grading import grade
 from detectors.hashing import ValueHasher
 from detectors.hit import Hit
 from detectors.masking import MASKERS
+from detectors.ner import NameTagger, build_taggers
 from detectors.overlap import resolve
 from detectors.pattern import run_anchored, run_pattern
 from detectors.prefilter import build_prefilter
@@ -35,7 +37,7 @@ class DetectorInfo:
     entity_type: str
     category: str
     level: int
-    kind: str  # pattern | dictionary | structured
+    kind: str  # pattern | dictionary | structured | ner
     examples: tuple[str, ...]
 
 
@@ -56,6 +58,23 @@ def decode_content(data: bytes, max_chars: int) -> tuple[str, str]:
     return cut.decode("latin-1"), "latin-1"
 
 
+class _SpanSet:
+    """Overlap queries against a fixed set of spans: sorted starts + running maximum of ends."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        spans.sort()
+        self.starts = [s for s, _ in spans]
+        self.max_end: list[int] = []
+        m = -1
+        for _, e in spans:
+            m = max(m, e)
+            self.max_end.append(m)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect_left(self.starts, end)  # spans[:i] start before ``end``
+        return i > 0 and self.max_end[i - 1] > start
+
+
 class Engine:
     """Built once from a validated catalogue; ``scan`` is safe to call on any event, forever.
 
@@ -70,8 +89,11 @@ class Engine:
         max_scan_chars: int = 1 << 20,
         prefilter: str = "auto",
         edm: EdmIndex | None = None,
+        ner: list[NameTagger] | None = None,
     ) -> None:
         self.catalogue = catalogue
+        # statistical taggers on candidate windows (detectors/ner.py); None = those on by default
+        self.ner = build_taggers(catalogue.entities) if ner is None else ner
         self.entities = catalogue.entities
         self.max_scan_chars = max_scan_chars
         self._hasher = ValueHasher(hash_key)
@@ -143,6 +165,9 @@ class Engine:
             )
             level = max(self.entities[n].level for n in names) if names else 0
             out.append(DetectorInfo(s.id, ",".join(names), "multiple", level, "structured", s.examples))
+        for t in self.ner:
+            e = self.entities[t.spec.entity]
+            out.append(DetectorInfo(t.spec.id, t.spec.entity, e.category.value, e.level, "ner", t.spec.examples))
         return out
 
     # -- internals --------------------------------------------------------------------------------
@@ -163,6 +188,10 @@ class Engine:
             h = term_hit(self.terms[tidx], text, s, e, scoring)
             if h is not None:
                 hits.append(h)
+        if self.ner:  # the statistical tagger only fills gaps: any rule hit wins its span
+            ruled = _SpanSet([(h.start, h.end) for h in hits])
+            for tagger in self.ner:
+                hits.extend(h for h in tagger.run(text, self.stats) if not ruled.overlaps(h.start, h.end))
         for h in hits:
             if h.entity == "ICD10_CODE" and not h.field_path:
                 cls = self.icd_index.classify(h.value)

@@ -40,6 +40,7 @@ from typing import Any
 import regex
 
 from detectors.catalogue import Catalogue, PatternSpec, _load_pattern, _prefilter_for_context
+from detectors.ner import NER_DETECTORS
 from detectors.terms import DictionarySpec
 from detectors.yamlread import Reader, loc_of
 from model.yamlsrc import ConfigError, ConfigIssue, load_yaml_file
@@ -89,7 +90,7 @@ def load_tuning(path: str | Path, catalogue: Catalogue) -> Tuning:
     issues: list[ConfigIssue] = []
     r = Reader(doc, issues, "tuning", f"{p}:1")
     r.integer("version", 1, required=True, lo=1, hi=1)
-    known = catalogue.detector_ids()
+    known = catalogue.detector_ids() | set(NER_DETECTORS)  # NER kind: only ``enabled`` applies
     detectors: dict[str, DetectorTuning] = {}
     node = r.raw("detectors")
     if node is not None and not isinstance(node, dict):
