@@ -30,8 +30,7 @@ import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sensors.logs.checkpoint import FileCheckpoint
 
@@ -45,9 +44,11 @@ def fingerprint(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One line: ``data`` without its terminator; ``offset``..``end`` its bytes in the file."""
+class Line(NamedTuple):
+    """One line: ``data`` without its terminator; ``offset``..``end`` its bytes in the file.
+
+    Immutable like a frozen dataclass, but a named tuple is built in a third of the time (one is
+    built per line read: 0.5 us of an access-log line's ~10)."""
 
     offset: int
     end: int
@@ -178,24 +179,28 @@ class FileReader:
             self.skipping = False
             chunk = chunk[nl + 1:]
         buf = self.buf
-        start = len(buf)
-        buf += chunk
-        pos = 0
-        nl = buf.find(b"\n", start)
-        while nl >= 0:
-            self.line_no += 1
-            end = self.offset + nl + 1 - pos
-            if nl - pos > self.max_line:
-                lines.append(Line(self.offset, end, self.line_no, bytes(buf[pos:pos + self.max_line]), True))
+        if buf:
+            buf += chunk
+            block = bytes(buf)
+            buf.clear()
+        else:
+            block = chunk
+        # One C-level split per chunk: the lines come out as bytes, no per-line find and copy.
+        parts = block.split(b"\n")
+        rest = parts.pop()
+        offset, line_no, max_line, append = self.offset, self.line_no, self.max_line, lines.append
+        for data in parts:
+            line_no += 1
+            end = offset + len(data) + 1
+            if len(data) > max_line:
+                append(Line(offset, end, line_no, data[:max_line], True))
             else:
-                data = bytes(buf[pos:nl])
                 if data.endswith(b"\r"):
                     data = data[:-1]
-                lines.append(Line(self.offset, end, self.line_no, data))
-            self.offset = end
-            pos = nl + 1
-            nl = buf.find(b"\n", pos)
-        del buf[:pos]
+                append(Line(offset, end, line_no, data))
+            offset = end
+        self.offset, self.line_no = offset, line_no
+        buf += rest
         if len(buf) > self.max_line:  # no newline within the limit: cut, and skip to the next one
             self.line_no += 1
             lines.append(Line(self.offset, self.offset + len(buf), self.line_no, bytes(buf[: self.max_line]),

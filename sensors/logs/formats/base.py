@@ -11,8 +11,10 @@ belongs to: a restart then resumes mid-sequence exactly as if it had never stopp
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,13 +59,29 @@ class LineContext:
 
         Equal to ``make_event_id("log", head_id, offset, ordinal)`` (a test holds them equal), in
         one hash update instead of four: this runs once per log line."""
-        return hashlib.blake2b(
-            f"{_LOG_TAG}{self.head_id!r}\x1f{self.offset!r}\x1f{ordinal!r}\x1f".encode("utf-8", "surrogatepass"),
-            digest_size=16,
-        ).hexdigest()
+        return log_event_id(self.head_id, self.offset, ordinal)
 
     def log_attributes(self) -> dict[str, Any]:
         return {"log_file": self.source, "log_line": self.line_no, "log_offset": self.offset}
+
+
+#: Hashers already fed with ``repr("log") \x1f repr(head_id) \x1f``, by head id: a file has one head
+#: id once its first KiB is written, so each line's id costs one ``copy()`` and one short update.
+_ID_PREFIXES: dict[str, Any] = {}
+
+
+def log_event_id(head_id: str, offset: int, ordinal: int = 0) -> str:
+    """``make_event_id("log", head_id, offset, ordinal)``, from a cached hasher prefix (per line)."""
+    h = _ID_PREFIXES.get(head_id)
+    if h is None:
+        if len(_ID_PREFIXES) > 1024:
+            _ID_PREFIXES.clear()
+        h = _ID_PREFIXES[head_id] = hashlib.blake2b(
+            f"{_LOG_TAG}{head_id!r}\x1f".encode("utf-8", "surrogatepass"), digest_size=16)
+    h = h.copy()
+    h.update(b"%d\x1f%d\x1f" % (offset, ordinal) if type(ordinal) is int and type(offset) is int else
+             f"{offset!r}\x1f{ordinal!r}\x1f".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()  # type: ignore[no-any-return]
 
 
 class LineParser(Protocol):
@@ -112,3 +130,55 @@ def decode_utf8(line: bytes, ctx: LineContext) -> str:
 
 def short_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+# -- building events fast -----------------------------------------------------------------------------
+_EVENT_FIELDS = ("event_id", "sensor_id", "observed_at", "source_kind", "channel", "src", "dst", "actor", "device",
+                 "encrypted", "tls", "content", "content_type", "size", "truncated", "attributes", "schema_version")
+
+
+def _event_builder() -> Callable[..., Event]:
+    """``Event(...)`` with all 16 fields before ``schema_version`` given positionally, at half the cost.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (~90 ns a
+    field, 1.6 us an event: the single largest cost of an access-log line). This sets the slots
+    through their descriptors instead. It is only used while Event has exactly the fields (and no
+    ``__post_init__``) it was written for; otherwise it is ``Event`` itself, so a change to the
+    model can cost speed, never correctness (tests/sensors/logs/formats/test_base.py)."""
+    fields = tuple(f.name for f in dataclasses.fields(Event))
+    if fields != _EVENT_FIELDS or hasattr(Event, "__post_init__") or not hasattr(Event, "__slots__"):
+        return Event
+    version = dataclasses.fields(Event)[-1].default
+    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16) = (
+        getattr(Event, n).__set__ for n in fields)
+    new = object.__new__
+
+    def build(event_id: str, sensor_id: str, observed_at: float, source_kind: str, channel: str, src: Any, dst: Any,
+              actor: str, device: str, encrypted: bool, tls: Any, content: bytes, content_type: str, size: int,
+              truncated: bool, attributes: dict[str, Any]) -> Event:
+        e = new(Event)
+        s0(e, event_id)
+        s1(e, sensor_id)
+        s2(e, observed_at)
+        s3(e, source_kind)
+        s4(e, channel)
+        s5(e, src)
+        s6(e, dst)
+        s7(e, actor)
+        s8(e, device)
+        s9(e, encrypted)
+        s10(e, tls)
+        s11(e, content)
+        s12(e, content_type)
+        s13(e, size)
+        s14(e, truncated)
+        s15(e, attributes)
+        s16(e, version)
+        return e
+
+    return build
+
+
+#: ``new_event(event_id, sensor_id, observed_at, source_kind, channel, src, dst, actor, device, encrypted,
+#: tls, content, content_type, size, truncated, attributes)`` == ``Event(...)`` with those arguments.
+new_event: Callable[..., Event] = _event_builder()

@@ -40,6 +40,7 @@ _PATIENT_KEYS = frozenset({"patient", "subject", "subject:patient", "patient:pat
 _PATIENT_SEGMENTS = frozenset({"patient", "patients", "person", "persons", "members", "member"})
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-.]{0,63}$")
 _MAX_IDS = 100
+_DIGIT = re.compile(r"[0-9]")
 #: Fast reject: a path with no capitalised segment and no patient-ish segment names nothing.
 _CAPITAL_OR_PATIENT = re.compile(r"/[A-Z]|/(?i:patients?|persons?|members?)/")
 
@@ -87,7 +88,7 @@ def analyse(path: str, params: list[tuple[str, str]]) -> tuple[str, str, list[st
     ids: list[str] = []
     if not params and _CAPITAL_OR_PATIENT.search(path) is None:
         return rtype, rid, ids
-    segs = [s for s in path.split("/") if s]
+    segs = list(filter(None, path.split("/")))
     for i, seg in enumerate(segs):
         if seg in RESOURCE_TYPES:
             rtype = seg
@@ -103,7 +104,7 @@ def analyse(path: str, params: list[tuple[str, str]]) -> tuple[str, str, list[st
         low = seg.lower()
         if low in _PATIENT_SEGMENTS and i + 1 < len(segs):
             cand = segs[i + 1]
-            if _ID.match(cand) and any(c.isdigit() for c in cand):
+            if _ID.match(cand) and _DIGIT.search(cand):  # _ID admits ASCII only: [0-9] is isdigit()
                 ids.append(cand)
     for k, v in params:
         lk = k.lower()

@@ -250,11 +250,14 @@ class PostgresParser:
                 vals = []
                 p = pos + 7
                 for _ in range(be16(buf, pos + 5)[0]):
+                    if p + 4 > end:  # fewer column bytes than the column count says: keep what is whole
+                        break
                     vl = be32(buf, p)[0]
                     p += 4
                     if vl == 0xFFFFFFFF:
                         vals.append(b"\\N")
                     else:
+                        vl = min(vl, end - p)  # a value never reads past its own DataRow
                         vals.append(buf[p : p + vl])
                         p += vl
                 line = b"\t".join(vals) + b"\n"

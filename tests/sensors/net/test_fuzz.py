@@ -165,3 +165,19 @@ def test_fuzz_damaged_captures_of_every_protocol(perm_seed, window, drops, flips
     assert stats.get("dead_letters", 0) == sum(v for k, v in stats.items()
                                                if k.startswith("dead_letters.") and k != "dead_letters.suppressed")
     assert stats.get("dead_letters", 0) <= stats["packets"] + stats["flows"]
+
+
+
+def test_postgres_datarow_with_lying_column_count_does_not_raise() -> None:
+    """Regression (found by the fuzz test): a DataRow whose column count overruns the message is cut
+    at the message end; the parser never reads past it (it used to raise struct.error)."""
+    turns = craft.pg_session([("SELECT 1", ["a"], [["1"]] * 20)])
+    ctx = FuzzContext()
+    parser = REGISTRY["postgres"].factory(ctx)
+    for side, payload in turns:
+        if side == "s" and b"D\x00\x00\x00\x0b\x00\x01" in payload:
+            payload = payload.replace(b"D\x00\x00\x00\x0b\x00\x01", b"D\x00\x00\x00\x0b\x00\xff", 1)
+            assert b"\x00\xff" in payload
+        parser.feed(side == "c", payload, 1.0)
+    parser.close(2.0)
+    assert ctx.messages, "the session still produced its events"
