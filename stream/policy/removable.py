@@ -19,7 +19,6 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -40,6 +39,7 @@ from stream.policy.alerting import (
 )
 from stream.policy.base import Evaluator, Gate, window_prefix
 from stream.policy.context import Flow
+from stream.policy.grouping import Facts, member_facts
 from stream.policy.params import (
     Param,
     boolean,
@@ -79,21 +79,6 @@ def names_removable_device(event: Event) -> bool:
     return bool(event.device)
 
 
-@dataclass(frozen=True)
-class _Facts:
-    """What the window remembers of one contributing event (masked, bounded)."""
-
-    event_id: str
-    level: int
-    records: int | None
-    entities: tuple[str, ...]
-    categories: tuple[str, ...]
-    evidence: tuple[str, ...]
-    channel: str
-    device: str
-    encrypted: bool
-
-
 def _member(event: Event, scan: ScanResult) -> str:
     return json.dumps(
         [event.event_id, scan.record_level, record_count(event), list(scan.entity_types),
@@ -102,12 +87,6 @@ def _member(event: Event, scan: ScanResult) -> str:
          event.channel, event.device, event.encrypted],
         ensure_ascii=False, separators=(",", ":"),
     )
-
-
-@lru_cache(maxsize=65536)
-def _facts(member: str) -> _Facts:
-    eid, lv, n, ents, cats, ev, ch, dev, enc = json.loads(member)
-    return _Facts(eid, int(lv), n, tuple(ents), tuple(cats), tuple(ev), ch, dev, bool(enc))
 
 
 def _device_channels(v: Any) -> tuple[str, ...]:
@@ -154,7 +133,7 @@ class BulkRemovableEvaluator:
         zone: str = "",
     ) -> Alert:
         rule = self.rule
-        facts = [_facts(m) for m in events.members]
+        facts = [member_facts(m) for m in events.members]
         max_level = max(f.level for f in facts)
         severity, why = rule.severity.grade(max_level, subjects.count, event.channel, zone)
         bucket = math.floor(event.observed_at / self.window_s) * self.window_s
@@ -207,7 +186,7 @@ class BulkRemovableEvaluator:
 
 
     @staticmethod
-    def _grading_reason(scan: ScanResult, facts: list[_Facts], max_level: int) -> str:
+    def _grading_reason(scan: ScanResult, facts: list[Facts], max_level: int) -> str:
         """The current event's grading, pointing at the event that set the window's level if another did."""
         if scan.record_level >= max_level:
             return scan.grading_reason
