@@ -94,6 +94,8 @@ def load_yaml_text(text: str, source: str = "<string>") -> Any:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 0
         raise ConfigError([ConfigIssue(f"{source}:{line}", f"YAML syntax: {e.problem or e}")]) from None
+    except ValueError as e:  # a constructor refused a value, e.g. the impossible date 2025-13-01
+        raise ConfigError([ConfigIssue(f"{source}:0", f"YAML value: {e} (quote dates you mean as text)")]) from None
 
 
 def load_yaml_file(path: str | Path) -> Any:

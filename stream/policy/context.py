@@ -332,8 +332,6 @@ def load_context(paths: Sequence[str] = ()) -> Context:
             docs.append(load_yaml_file(f))
         except ConfigError as e:
             issues.extend(e.issues)
-        except ValueError as e:  # PyYAML constructing an impossible date such as 2025-13-01
-            issues.append(ConfigIssue(f"{f}:0", f"YAML value: {e} (quote dates you mean as text)"))
     return _build(docs, [str(p) for p in paths], issues)
 
 

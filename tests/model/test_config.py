@@ -73,3 +73,13 @@ def test_hash_key_created_once_and_env_wins(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(ConfigError):
         monkeypatch.delenv("HEALTHDLP_HASH_KEY")
         load_hash_key(Config(hash_key_file=str(tmp_path / "missing")), create=False)
+
+
+def test_impossible_yaml_value_is_a_config_error_for_every_loader(tmp_path: Path) -> None:
+    """PyYAML raises ValueError for 2025-13-01; every loader gets it as a ConfigError naming the file."""
+    from model.yamlsrc import load_yaml_file
+
+    p = tmp_path / "dates.yaml"
+    p.write_text("expires: 2025-13-01\n")
+    with pytest.raises(ConfigError, match=r"dates.yaml:0: YAML value: .*quote dates"):
+        load_yaml_file(p)
