@@ -33,7 +33,7 @@ def build_engine(
     ``edm``: an optional exact-data-match index (an EdmIndex or the path of one built with
     ``healthdlp edm build`` under the same hash key); None = no EDM."""
     catalogue = load_catalogue(cfg.catalogue or None)
-    tuning = load_tuning(cfg.tuning, catalogue) if getattr(cfg, "tuning", "") else None
+    tuning = load_tuning(cfg.tuning, catalogue) if cfg.tuning else None
     disabled = tuple(cfg.disabled)
     known_ids = (
         catalogue.detector_ids() | set(NER_DETECTORS) | ({t.id for t in tuning.patterns} if tuning else set())
