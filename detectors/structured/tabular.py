@@ -13,6 +13,7 @@ offsets (cell k → [k, k+1)) and ``Sheet!B7`` field paths.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from collections.abc import Iterator, Sequence
@@ -36,7 +37,9 @@ _CELL = {
 Cell = tuple[str, int, int]
 
 
+@functools.lru_cache(maxsize=8192)
 def norm_header(h: str) -> str:
+    """Header and key names repeat on every export and every spec lookup: normalise each once."""
     return _NORM.sub("", h).lower()
 
 
