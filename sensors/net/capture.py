@@ -44,6 +44,14 @@ class CaptureProblem:
     tail: bytes = b""
 
 
+def _origin(fh: BinaryIO) -> int:
+    """Where reading starts in ``fh`` when it can seek back (a regular file), else -1 (a pipe)."""
+    try:
+        return fh.tell() if fh.seekable() else -1
+    except (OSError, ValueError):
+        return -1
+
+
 class CaptureFile:
     """Iterate the records of a pcap or pcapng file; ``problem`` is set when reading stopped early.
 
@@ -61,6 +69,7 @@ class CaptureFile:
         self._pos = 0
         self._base = 0  # file offset of _buf[0]
         self._eof = False
+        self._origin = _origin(fh)  # file offset of the first byte, or -1 when not seekable
 
     # -- buffer management -------------------------------------------------------------------
     def _need(self, n: int) -> bool:
@@ -69,8 +78,18 @@ class CaptureFile:
             return True
         if self._eof:
             return False
-        rest = self._buf[self._pos :]
         self._base += self._pos
+        if self._origin >= 0 and n <= _CHUNK:
+            # a seekable file: re-read from the unconsumed byte instead of gluing the old
+            # buffer's tail to a new chunk (that join copies the whole chunk once more)
+            self._fh.seek(self._origin + self._base)
+            self._buf = self._fh.read(_CHUNK)
+            self._pos = 0
+            if len(self._buf) < n:  # a buffered read is short only at the end of the file
+                self._eof = True
+                return False
+            return True
+        rest = self._buf[self._pos :]
         self._pos = 0
         parts = [rest]
         have = len(rest)
@@ -115,6 +134,20 @@ class CaptureFile:
         self._pos += 24
         rec = struct.Struct(endian + "IIII").unpack_from
         while True:
+            # fast path: the record lies whole in the buffer (all but one record per chunk)
+            buf = self._buf
+            blen = len(buf)
+            pos = self._pos
+            while pos + 16 <= blen:
+                sec, frac, caplen, origlen = rec(buf, pos)
+                start = pos + 16
+                pos = start + caplen
+                if pos > blen or caplen > MAX_RECORD:
+                    break
+                self._pos = pos
+                self.records += 1
+                yield sec + frac * resolution, linktype, buf[start:pos], origlen
+            # slow path: refill, end of file, or damage
             if not self._need(16):
                 if self._pos < len(self._buf):
                     self._stop("pcap-truncated", f"{self.source} ends inside a record header "

@@ -110,6 +110,18 @@ class MllpParser:
                     self._ctx.count("hl7.junk-bytes", junk)
                 if sb < 0:
                     return
+                eb = data.find(b"\x1c", sb + 1)
+                if 0 <= eb - sb - 1 <= self._ctx.max_message_bytes:
+                    # fast path: the whole frame is in this chunk (small HL7 messages): no buffer copy
+                    content = data[sb + 1 : eb]
+                    self._emit(from_client, content, len(content), False, ts, incomplete=False)
+                    pos = eb + 1
+                    if pos < n:
+                        if data[pos] == CR:
+                            pos += 1
+                    else:
+                        h.skip_cr = True
+                    continue
                 h.body = BoundedBuffer(self._ctx.max_message_bytes)
                 h.start_ts = ts
                 pos = sb + 1
@@ -146,12 +158,15 @@ class MllpParser:
         h.body = None
         if body is None:
             return
-        content = bytes(body.data)
+        self._emit(from_client, bytes(body.data), body.size, body.truncated, h.start_ts, incomplete=incomplete)
+
+    def _emit(self, from_client: bool, content: bytes, size: int, truncated: bool, start_ts: float, *,
+              incomplete: bool) -> None:
         attrs = parse_msh(content)
         if attrs is None:
             self._ctx.count("hl7.invalid")
             self._ctx.dead_letter("hl7-invalid", "MLLP frame does not hold an HL7 message starting with MSH",
-                                  content[:4096], h.start_ts)
+                                  content[:4096], start_ts)
             return
         if incomplete:
             attrs["incomplete"] = True
@@ -159,12 +174,12 @@ class MllpParser:
         self._ctx.message(
             Message(
                 from_client=from_client,
-                ts=h.start_ts,
+                ts=start_ts,
                 channel="hl7-mllp",
                 content=content,
                 content_type=CONTENT_TYPE,
-                size=body.size,
-                truncated=body.truncated,
+                size=size,
+                truncated=truncated,
                 attributes=attrs,
                 src_name=attrs["sending_app"],
                 dst_name=attrs["receiving_app"],

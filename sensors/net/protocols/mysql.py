@@ -270,20 +270,23 @@ class MysqlParser:
             rows += 1
             wire += ln
             if room > 0:
-                vals = []
+                vals: list[bytes] = []
+                add = vals.append
                 p = pos + 4
                 try:
                     while p < end:
                         b = buf[p]
                         if b < 0xFB:
-                            vals.append(buf[p + 1 : p + 1 + b])
-                            p += 1 + b
+                            p += 1
+                            q = p + b
+                            add(buf[p:q])
+                            p = q
                         elif b == 0xFB:
-                            vals.append(b"\\N")
+                            add(b"\\N")
                             p += 1
                         else:
                             vl, p = lenenc(buf, p)
-                            vals.append(buf[p : p + vl])
+                            add(buf[p : p + vl])
                             p += vl
                 except IndexError:
                     self._ctx.count("mysql.bad-row")

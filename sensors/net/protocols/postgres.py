@@ -27,6 +27,7 @@ MAX_MESSAGE = 1 << 20
 _be32 = struct.Struct("!I").unpack_from
 _be16 = struct.Struct("!H").unpack_from
 _hdr = struct.Struct("!cI").unpack_from
+_drow = struct.Struct("!BIH").unpack_from  # DataRow: type, length, column count
 
 
 def sniff(prefix: bytes) -> int:
@@ -235,33 +236,37 @@ class PostgresParser:
         room = out.limit - len(out.data)
         lines: list[bytes] = []
         be32 = _be32
-        be16 = _be16
+        drow = _drow
         rows = 0
         wire = 0
         cut = 0
-        while pos + 5 <= n and buf[pos] == 0x44:  # 'D'
-            ln = be32(buf, pos + 1)[0]
+        add_line = lines.append
+        while pos + 7 <= n and buf[pos] == 0x44:  # 'D'
+            _, ln, ncols = drow(buf, pos)
             end = pos + 1 + ln
             if end > n or ln > MAX_MESSAGE or ln < 6:
                 break
             rows += 1
             wire += ln - 4
             if room > 0:
-                vals = []
+                vals: list[bytes] = []
+                add = vals.append
                 p = pos + 7
-                for _ in range(be16(buf, pos + 5)[0]):
+                for _ in range(ncols):
                     if p + 4 > end:  # fewer column bytes than the column count says: keep what is whole
                         break
                     vl = be32(buf, p)[0]
                     p += 4
                     if vl == 0xFFFFFFFF:
-                        vals.append(b"\\N")
+                        add(b"\\N")
                     else:
-                        vl = min(vl, end - p)  # a value never reads past its own DataRow
-                        vals.append(buf[p : p + vl])
-                        p += vl
+                        q = p + vl
+                        if q > end:  # a value never reads past its own DataRow
+                            q = end
+                        add(buf[p:q])
+                        p = q
                 line = b"\t".join(vals) + b"\n"
-                lines.append(line)
+                add_line(line)
                 room -= len(line)
             else:
                 cut += ln - 4  # past the bound: keep counting (wire bytes) so size stays honest
