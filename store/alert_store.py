@@ -16,7 +16,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -282,6 +282,25 @@ class AlertStore:
         """How many distinct alerts match (same filters as :meth:`query_alerts`)."""
         sql, params = self._alerts_sql(since, until, rule_id, severity_min, channel, min_level, triage_state)
         return self._scalar(f"SELECT count() FROM ({sql}) AS matching", params)
+
+    def iter_alerts(self, *, since: float | None = None, until: float | None = None,
+                    page: int = 5000) -> Iterator[Alert]:
+        """Every deduplicated alert whose activity overlaps [since, until), in pages of ``page``.
+
+        For reading a whole period back (``healthdlp replay --baseline stored``) without the
+        ``limit`` of :meth:`query_alerts`; pages are ordered by (alert_id) so none is skipped.
+        """
+        if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+            raise ValueError("page must be a positive integer")
+        sql, params = self._alerts_sql(since, until, None, None, None, None, None)
+        sql += " ORDER BY alert_id LIMIT %(offset)s, %(page)s"
+        offset = 0
+        while True:
+            rows = self.select(sql, {**params, "offset": offset, "page": page})
+            yield from (row_to_alert(r) for r in rows)
+            if len(rows) < page:
+                return
+            offset += page
 
     def triage_history(self, alert_id: str) -> list[dict[str, Any]]:
         """Every triage decision on one alert, oldest first."""

@@ -68,6 +68,48 @@ def test_jsonl_and_since(env: None, capture: Path, tmp_path: Path, capsys: pytes
     rows = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
     assert len(rows) == 3 and {r["change"] for r in rows} == {"changed"}
     assert {(r["before"]["severity"], r["alert"]["severity"]) for r in rows} == {("high", "critical")}
-    args = parse("replay", "--rules", str(tuned), "--since", "7d")
+    args = parse("replay", "--rules", str(tuned), "--since", "7d")  # embedded defaults: no Kafka, no stored events
     assert args.func(args) == 2
-    assert "store keeps alerts, not events" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "names no kafka.bootstrap" in err and "--from FILES" in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--since", "7d", "--from", "x.pcap"), "either --from FILES or --since"),
+    (("--since", "seven days"), "neither a duration (7d, 24h, 90m) nor an ISO time"),
+    (("--since", "1d", "--until", "2d"), "is empty"),
+    (("--until", "1d"), "--until needs --since"),
+    (("--baseline", "stored", "--from", "x.pcap"), "give --since"),
+    ((), "give --from FILES"),
+])
+def test_argument_errors_exit_2(env: None, argv: tuple[str, ...], message: str,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("replay", "--rules", str(BUNDLED_RULES), *argv)
+    assert args.func(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_config_without_kafka_is_the_embedded_mode(env: None, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "healthdlp.yaml"
+    cfg.write_text("sensor_id: ward-7\nkafka:\n  events_topic: ev\n")
+    args = parse("--config", str(cfg), "replay", "--rules", str(BUNDLED_RULES), "--since", "7d")
+    assert args.func(args) == 2
+    assert f"({cfg}) names no kafka.bootstrap" in capsys.readouterr().err
+
+
+def test_progress_bar_draws_only_when_enabled() -> None:
+    import io
+
+    out = io.StringIO()
+    bar = cmd_replay.ProgressBar(out, enabled=True, width=10)
+    bar(250, 1000, force=True)
+    bar(260, 1000)  # within 0.1 s of the last draw: skipped
+    bar(1000, 1000, force=True)
+    bar.close()
+    assert out.getvalue() == "\r[##........] 250/1,000 records\r[##########] 1,000/1,000 records\n"
+    quiet = io.StringIO()
+    off = cmd_replay.ProgressBar(quiet, enabled=False)
+    off(1, 2, force=True)
+    off.close()
+    assert quiet.getvalue() == ""

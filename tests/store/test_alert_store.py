@@ -428,3 +428,18 @@ def test_bad_database_name_is_refused_before_connecting(tmp_path: object) -> Non
 def test_unknown_backend() -> None:
     with pytest.raises(ValueError, match="unknown store backend"):
         open_store(StoreConfig(backend="sqlite"))
+
+
+@pytest.mark.integration
+def test_iter_alerts_pages_through_a_whole_period(store: AlertStore) -> None:
+    """replay --baseline stored reads every alert of a period, however many, in pages."""
+    alerts = [make_alert(i, observed_at=NOW - 3600 + i, last_seen=NOW - 3000 + i) for i in range(23)]
+    old = make_alert(99, observed_at=NOW - 90000, last_seen=NOW - 86000)
+    store.insert_alerts([*alerts, old])
+    store.insert_alerts([replace(alerts[0], subjects=40, last_seen=alerts[0].last_seen + 1)])  # a newer version
+    got = list(store.iter_alerts(since=NOW - 7200, until=NOW, page=5))
+    assert sorted(a.alert_id for a in got) == [a.alert_id for a in alerts]
+    assert next(a for a in got if a.alert_id == alerts[0].alert_id).subjects == 40
+    assert {a.alert_id for a in store.iter_alerts(page=100)} == {a.alert_id for a in [*alerts, old]}
+    with pytest.raises(ValueError, match="page"):
+        next(store.iter_alerts(page=0))

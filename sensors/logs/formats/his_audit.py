@@ -59,8 +59,102 @@ class Mapping:
     actions: dict[str, str]
     default_action: str
     content: tuple[str, ...]
-    attributes: dict[str, str]  # column -> attribute name
+    attributes: dict[str, AttrSpec]  # column -> attribute
     source: str = field(default="", compare=False)
+
+
+ATTR_TYPES = ("str", "bool", "list")
+_ATTR_KEYS = ("name", "type", "values")
+_TRUE, _FALSE = frozenset({"true", "yes", "1", "y"}), frozenset({"false", "no", "0", "n"})
+#: Separators of several values in one cell (the CSV delimiter itself only inside quotes).
+_LIST_SEPARATORS = (";", "；", "、", "|", ",", "，")
+
+
+@dataclass(frozen=True)
+class AttrSpec:
+    """One mapped column: the attribute it becomes, its type, and a translation of its values.
+
+    Why typed: the policy reads ``care_team`` as a boolean and ``patient_labels`` as a list of
+    label codes (``special-disease``...), while an EMR export says 是/否 and 特殊病种;VIP. The
+    ``values`` table (case-insensitive) turns the site's words into the policy's.
+    """
+
+    name: str
+    type: str = "str"  # str | bool | list
+    values: dict[str, Any] = field(default_factory=dict)  # log value (lower-cased) -> value
+
+    def convert(self, raw: Any, counters: Any) -> Any:
+        """The attribute value, or None (attribute left out) for an empty or unusable cell."""
+        if isinstance(raw, bool | int | float) and self.type == "str" and not self.values:
+            return raw
+        if isinstance(raw, list) and self.type == "list":
+            items = [str(i).strip() for i in raw]
+        else:
+            text = str(raw).strip()
+            if self.type == "list":
+                for sep in _LIST_SEPARATORS[1:]:
+                    text = text.replace(sep, _LIST_SEPARATORS[0])
+                items = [i.strip() for i in text.split(_LIST_SEPARATORS[0])]
+            else:
+                items = [text]
+        out: list[Any] = []
+        for item in (i for i in items if i):
+            key = item.lower()
+            if key in self.values:
+                out.append(self.values[key])
+            elif self.type == "bool" and key in _TRUE | _FALSE:
+                out.append(key in _TRUE)
+            else:
+                if self.values or self.type == "bool":
+                    counters["his-value-unmapped"] += 1
+                if self.type == "bool":
+                    continue
+                out.append(item[:256])
+        if not out:
+            return None
+        if self.type == "list":
+            return list(dict.fromkeys(str(v) for v in out))[:_MAX_PATIENTS]
+        return out[0] if self.type == "bool" else str(out[0])[:256]
+
+
+def _attr_spec(col: str, node: Any, issues: list[ConfigIssue], parent: Any) -> AttrSpec | None:
+    """``column: name`` or ``column: {name: ..., type: str|bool|list, values: {log value: value}}``."""
+    if isinstance(node, str):
+        node = {"name": node}
+        loc: Any = parent
+        key: Any = col
+    elif isinstance(node, dict):
+        loc, key = node, "name"
+        for k in node:
+            if k not in _ATTR_KEYS:
+                issues.append(ConfigIssue(where(node, k), unknown_key_message(k, _ATTR_KEYS)))
+    else:
+        issues.append(ConfigIssue(where(parent, col), f"attribute for {col!r} must be a name or a mapping "
+                                  "{name, type, values}"))
+        return None
+    name, atype, values = node.get("name"), node.get("type", "str"), node.get("values", {})
+    ok = True
+    if not isinstance(name, str) or not name.replace("_", "").isalnum():
+        issues.append(ConfigIssue(where(loc, key), f"attribute name for {col!r} must be an identifier"))
+        ok = False
+    if atype not in ATTR_TYPES:
+        issues.append(ConfigIssue(where(node, "type"), f"attribute type for {col!r} must be one of "
+                                  f"{', '.join(ATTR_TYPES)}, not {atype!r}"))
+        ok = False
+    if not isinstance(values, dict):
+        issues.append(ConfigIssue(where(node, "values"), f"values for {col!r} must map log values to values"))
+        return None
+    table: dict[str, Any] = {}
+    for raw, v in values.items():
+        if atype == "bool" and not isinstance(v, bool):
+            issues.append(ConfigIssue(where(values, raw), f"value for {raw!r} must be true or false ({col!r} is a "
+                                      "bool)"))
+            ok = False
+        elif not isinstance(v, bool | str | int):
+            issues.append(ConfigIssue(where(values, raw), f"value for {raw!r} must be a string"))
+            ok = False
+        table[str(raw).strip().lower()] = v
+    return AttrSpec(str(name), str(atype), table) if ok else None
 
 
 def _str_list(node: Any, key: str, issues: list[ConfigIssue], *, allow_str: bool = True) -> tuple[str, ...]:
@@ -161,15 +255,14 @@ def parse_mapping(doc: Any, source: str) -> Mapping:
         time_format = ""
     content = _str_list(doc, "content", issues) if "content" in doc else ()
     attrs_node = doc.get("attributes", {})
-    attributes: dict[str, str] = {}
+    attributes: dict[str, AttrSpec] = {}
     if not isinstance(attrs_node, dict):
         issues.append(ConfigIssue(doc.where("attributes"), "'attributes' must map columns to attribute names"))
     else:
         for col, attr in attrs_node.items():
-            if not isinstance(attr, str) or not attr.replace("_", "").isalnum():
-                issues.append(ConfigIssue(where(attrs_node, col), f"attribute name for {col!r} must be an identifier"))
-            else:
-                attributes[str(col)] = attr
+            spec = _attr_spec(str(col), attr, issues, attrs_node)
+            if spec is not None:
+                attributes[str(col)] = spec
     if issues:
         raise ConfigError(issues)
     return Mapping(name=str(name), title=str(doc.get("title", name)), system=str(doc.get("system", "")),
@@ -333,10 +426,12 @@ class HisAuditParser(StatelessParser):
             v = val(role)
             if v:
                 attrs[role] = v[:256]
-        for col, attr in m.attributes.items():
+        for col, spec in m.attributes.items():
             v = _get(rec, col)
-            if v is not None and not isinstance(v, (dict, list)) and str(v) != "":
-                attrs[attr] = v if isinstance(v, (bool, int, float)) else str(v)[:256]
+            if v is not None and not isinstance(v, dict) and (spec.type == "list" or not isinstance(v, list)):
+                converted = spec.convert(v, ctx.counters)
+                if converted is not None:
+                    attrs[spec.name] = converted
         client = val("client")
         if client:
             attrs["client"] = client

@@ -114,3 +114,66 @@ def test_mapping_errors_say_file_and_line(yaml_text: str, line: int, fragment: s
 def test_forced_mapping_must_exist() -> None:
     with pytest.raises(ConfigError, match="no HIS audit mapping named"):
         HisAuditParser(LogsConfig(his_mapping="nope"))
+
+
+EMR_DOCTOR_HEADER = EMR_HEADER + ",患者科室,诊疗组,患者标签"
+
+
+def test_emr_doctor_access_maps_the_doctor_access_attributes(tmp_path: Path) -> None:
+    """患者科室 / 诊疗组 / 患者标签 become patient_department, care_team (bool) and patient_labels (codes)."""
+    rows = [
+        "2024-11-25 10:02:00,D2,张伟,心内科,主治医师,10.12.3.42,P002,ZY1,赵强,查看,病程记录,摘要级,1,越权,肿瘤科,否,",
+        "2024-11-25 10:03:00,D3,刘洋,心内科,住院医师,10.12.3.43,P003,ZY2,孙丽,查看,出院小结,详细级,1,本科室,心内科,"
+        "是,恶性肿瘤;vip、艾滋病|罕见病",
+        '2024-11-25 10:04:00,D4,陈静,心内科,主任医师,10.12.3.44,P004,ZY3,周敏,查看,会诊记录,详细级,1,会诊,肿瘤科,'
+        'MDT,"特殊身份,职工,院领导"',
+        "2024-11-25 10:05:00,D5,王五,心内科,主任医师,10.12.3.45,P005,ZY4,吴昊,查看,会诊记录,详细级,1,会诊,,也许,  ",
+    ]
+    events, dead, stats = scan(tmp_path, "emr.csv", ("\n".join([EMR_DOCTOR_HEADER, *rows]) + "\n").encode("gb18030"))
+    assert dead == [] and len(events) == 4
+    a2, a3, a4, a5 = (e.attributes for e in events)
+    assert (a2["patient_department"], a2["care_team"], a2["department"]) == ("肿瘤科", False, "心内科")
+    assert "patient_labels" not in a2
+    assert a3["care_team"] is True and a3["patient_labels"] == ["special-identity", "vip", "special-disease"]
+    assert a4["care_team"] is True and a4["patient_labels"] == ["special-identity", "staff", "院领导"]
+    assert not {"patient_department", "care_team", "patient_labels"} & a5.keys()  # empty, unknown, blank
+    assert stats["his-value-unmapped"] == 2  # 院领导 (kept as written) and 也许 (left out)
+
+
+def test_old_emr_exports_without_the_new_columns_still_match(tmp_path: Path) -> None:
+    events, dead, _ = scan(tmp_path, "emr.csv", ("\n".join([EMR_HEADER, EMR_ROWS[0]]) + "\n").encode())
+    assert dead == [] and not {"patient_department", "care_team", "patient_labels"} & events[0].attributes.keys()
+
+
+def test_typed_attributes_in_json_and_plain_values(tmp_path: Path) -> None:
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "his.yaml").write_text(
+        "name: his-json\ninput: {type: json}\nmatch: [uid, pid]\nfields: {user: uid, patient_id: pid}\n"
+        "attributes:\n  ward: patient_department\n  team: {name: care_team, type: bool}\n"
+        "  tags: {name: patient_labels, type: list, values: {hiv: special-disease}}\n  beds: beds\n",
+        encoding="utf-8")
+    cfg = LogsConfig(his_mappings=(str(tmp_path / "maps"),), format="his-audit")
+    line = {"uid": "u1", "pid": "p1", "ward": "ICU", "team": "yes", "tags": ["HIV", "vip"], "beds": 3}
+    events, dead, stats = scan(tmp_path, "h.jsonl", (json.dumps(line) + "\n").encode(), cfg)
+    a = events[0].attributes
+    assert dead == [] and (a["patient_department"], a["care_team"], a["patient_labels"], a["beds"]) == (
+        "ICU", True, ["special-disease", "vip"], 3)
+    assert stats["his-value-unmapped"] == 1  # vip: not in this mapping's table, kept
+
+
+@pytest.mark.parametrize(
+    "attrs, line, fragment",
+    [
+        ("  c: {name: care_team, type: boolean}\n", 5, "must be one of str, bool, list"),
+        ("  c: {name: care_team, type: bool, values: {是: treating}}\n", 5, "must be true or false"),
+        ("  c: {name: care_team, valuez: {}}\n", 5, "unknown key 'valuez'"),
+        ("  c: {name: care team}\n", 5, "must be an identifier"),
+        ("  c: [a, b]\n", 5, "must be a name or a mapping"),
+        ("  c: {name: labels, type: list, values: [a]}\n", 5, "must map log values"),
+    ],
+)
+def test_typed_attribute_errors_say_file_and_line(attrs: str, line: int, fragment: str) -> None:
+    text = "name: x\nmatch: [a]\nfields: {user: a, patient_id: b}\nattributes:\n" + attrs
+    with pytest.raises(ConfigError) as e:
+        parse_mapping(load_yaml_text(text, "site.yaml"), "site.yaml")
+    assert any(i.where == f"site.yaml:{line}" and fragment in i.message for i in e.value.issues), e.value.issues
