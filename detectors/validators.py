@@ -82,21 +82,61 @@ def _ymd8(d: str) -> tuple[int, int, int]:
     return int(d[:4]), int(d[4:6]), int(d[6:8])
 
 
+#: Card brands that issue numbers shorter than 16 digits: (IIN prefixes, lengths). Such a number
+#: passes Luhn one time in ten by chance, so it is reported only with a context word; a 12-15 digit
+#: number outside these ranges (an order number, a trace id) is never a card. Sources: ISO/IEC 7812
+#: IIN assignments as published by the brands (Visa 4; Amex 34/37; Diners 300-305, 3095, 36, 38,
+#: 39; JCB's legacy 1800/2131; Maestro 50 and 56-58 (Mastercard's Maestro block) and
+#: 6304/6390/6759/6761-6763, 12-19 digits).
+_SHORT_BRANDS: tuple[tuple[str, tuple[str, ...], frozenset[int]], ...] = (
+    ("visa", ("4",), frozenset({13})),
+    ("amex", ("34", "37"), frozenset({15})),
+    ("diners", ("300", "301", "302", "303", "304", "305", "3095", "36", "38", "39"), frozenset({14})),
+    ("jcb", ("1800", "2131"), frozenset({15})),
+    ("maestro", ("50", "56", "57", "58", "6304", "6390", "6759", "6761", "6762", "6763"), frozenset({12, 13, 14, 15})),
+)
+
+
+def card_brand_short(digits: str) -> str:
+    """The brand whose IIN and length fit a 12-15 digit number, or "" when none does."""
+    n = len(digits)
+    for brand, prefixes, lengths in _SHORT_BRANDS:
+        if n in lengths and digits.startswith(prefixes):
+            return brand
+    return ""
+
+
+def _long_iin_ok(digits: str) -> bool:
+    """16-19 digits: the 2- and 3-series are assigned only to Mastercard 2221-2720, Diners
+    (30, 36, 38, 39) and JCB (35; its published range is 3528-3589, but nobody else issues in
+    35, so the whole block is kept rather than lose a JCB card to a stale range); 4, 5 and 6 hold
+    Visa, Mastercard, Maestro, UnionPay, Discover and most domestic schemes, so they are not
+    narrowed further. Amex (34/37) issues 15 digits only."""
+    if digits[0] == "2":
+        return 2221 <= int(digits[:4]) <= 2720
+    if digits[0] == "3":
+        return digits[:2] in ("30", "35", "36", "38", "39")
+    return True
+
+
 def luhn(value: str, data: frozenset[str] = frozenset()) -> Verdict:
-    """Payment card: 16-19 digits (separators ignored), not one repeated digit, Luhn mod 10; the
-    shorter Amex/Diners/JCB/Maestro lengths pass Luhn without a boost (they need a context word)."""
+    """Payment card: 12-19 digits (separators ignored), not one repeated digit, Luhn mod 10, and an
+    IIN range that issues that length. 16-19 digits are confirmed (boost); the shorter Visa-13,
+    Amex, Diners, JCB-15 and Maestro lengths pass Luhn without a boost (they need a context word)."""
     digits = "".join(filter(str.isdigit, value))
     if not 12 <= len(digits) <= 19:
         return Verdict(False, "length")
-    if len(digits) < 16:  # Amex 15 (34/37), Diners 14 (30/36/38), JCB 15 (1800/2131), Visa 13, Maestro 12+
-        short = digits.startswith(("34", "37", "30", "36", "38", "1800", "2131", "50", "56", "57", "58", "6")) or (
-            len(digits) == 13 and digits[0] == "4"
-        )
-        if not short or not luhn_ok(digits):
-            return Verdict(False, "length" if not short else "luhn")
-        return Verdict(None, "luhn-short")  # no boost: an order number passes 1 time in 10
     if len(set(digits)) == 1:
         return Verdict(False, "repeated-digit")
+    if len(digits) < 16:
+        brand = card_brand_short(digits)
+        if not brand:
+            return Verdict(False, "iin")
+        if not luhn_ok(digits):
+            return Verdict(False, "luhn")
+        return Verdict(None, f"luhn-short:{brand}")  # no boost: an order number passes 1 time in 10
+    if not _long_iin_ok(digits):
+        return Verdict(False, "iin")
     if len(digits) == 18 and digits[:2] in _PROVINCES and _date_ok(*_ymd8(digits[6:14])):
         return Verdict(False, "id-shaped")  # a resident ID (maybe mistyped), not a card: 1 in 10 pass Luhn
     return Verdict(True, "luhn") if luhn_ok(digits) else Verdict(False, "luhn")
@@ -379,15 +419,23 @@ def nanp(value: str, data: frozenset[str] = frozenset()) -> Verdict:
     return Verdict(True, "nanp")
 
 
+def _ip_shaped(main: str) -> bool:
+    parts = main.strip().split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts)
+
+
 def phone_digits(value: str, data: frozenset[str] = frozenset()) -> Verdict:
-    """An international number written in groups: 7-15 digits before any extension (E.164), not
-    a date (2023-11-25) or a time, not one repeated digit."""
+    """An international number written in groups (or E.164 after a +): 7-15 digits before any
+    extension, not a date (2023-11-25, 2023.11.25) or a dotted quad (an IPv4 address), not one
+    repeated digit."""
     main = value.lower().split("x")[0].split("ext")[0]
     d = "".join(filter(str.isdigit, main))
     if not 7 <= len(d) <= 15 or len(set(d)) == 1:
         return Verdict(False, "length")
+    if _ip_shaped(main):
+        return Verdict(False, "ip-shaped")
     parts = [p for p in main.replace("(", " ").replace(")", " ").replace(".", " ").replace("-", " ").split() if p]
-    if len(parts) == 3 and len(parts[0]) == 4 and parts[0][:2] in ("19", "20") and len(parts[1]) <= 2:
+    if len(parts) >= 3 and len(parts[0]) == 4 and parts[0][:2] in ("19", "20") and max(map(len, parts[1:3])) <= 2:
         return Verdict(False, "date")
     return Verdict(True, "e164-length")
 

@@ -64,6 +64,17 @@ def test_resident_id_must_not_flag(engine: Engine, text: str) -> None:
         "call 138 1234 5678 now",
         '{"phone":"17712345678"}',
         "13812345678",
+        # international and national formats in free text (intl_phone v2, nanp_phone_plain)
+        "Mobile: 0341 8387176",
+        "mobile: 99 577450",
+        "+44 20 7946 0958 office",
+        "+447700900123 mobile",
+        "phone 0044 20 7946 0958",
+        "call (212) 555-0187 x123",
+        "Tel. 212.555.0187",
+        "please text me on 06 12 34 56 78",
+        "Fax: 2125550187",
+        "Phone: 51 516 33 75, accountant",
     ],
 )
 def test_phone_must_flag(engine: Engine, text: str) -> None:
@@ -83,6 +94,16 @@ def test_phone_must_flag(engine: Engine, text: str) -> None:
         "v1.13812345678",
         "550e8400-13812345678-41d4",
         "13800000000",
+        # hard negatives for the wider international patterns
+        "call 2023-11-25",  # ISO date
+        "phone rollout 2023.11.25",
+        "contact host 192.168.10.25",  # IPv4
+        "mobile app version 10.15.7 build 20231",  # version string
+        "2125550187",  # bare ten digits without a label
+        "fax sent at 1638123456",  # epoch seconds
+        "phone order 4402 0794 6095",  # order number
+        "driver's license number is 2270-66-1551",
+        "Our offices are located at 6556 106 Rue Bonaparte",
     ],
 )
 def test_phone_must_not_flag(engine: Engine, text: str) -> None:
@@ -125,6 +146,15 @@ def test_email_must_not_flag(engine: Engine, text: str) -> None:
         "card 4367 4201 2345 6781",
         luhn_complete("621700012345678901"),
         f"账号:{luhn_complete('601382012345678')}",
+        "cc 4222222222222",  # Visa 13 with the card abbreviation
+        "amex 3782 822463 10005",  # Amex 4-6-5
+        "credit card 378282246310005",  # Amex 15 unseparated
+        "diners 3056 930902 5904",  # Diners 4-6-4
+        "card 30569309025904",  # Diners 14 unseparated
+        f"maestro card {luhn_complete('67591234567')}",  # Maestro 12
+        "card 2223 0031 2200 3222",  # Mastercard 2-series
+        f"card {luhn_complete('353011133330000')}",  # JCB 16
+        f"card {luhn_complete('18001234567890')}",  # JCB legacy 15
     ],
 )
 def test_bank_card_must_flag(engine: Engine, text: str) -> None:
@@ -146,6 +176,16 @@ def _luhn_fail(prefix: str) -> str:
         "1700000000123456789",  # snowflake-style id
         f"x{luhn_complete('622202123456789012')}",
         "4111111111111111111111",  # too long
+        "4222222222222",  # Visa 13 without a context word
+        "378282246310005",  # Amex 15 without a context word
+        f"card {luhn_complete('123456789012')}",  # 13 digits, Luhn passes, no card IIN
+        f"card {luhn_complete('98765432109876')}",  # 15 digits, no card IIN
+        f"account {luhn_complete('62000000000001')}",  # 15 digits in 62: UnionPay issues 16-19
+        f"card {luhn_complete('331234567890123')}",  # 33xx is no card range
+        f"card {luhn_complete('210000000000000')}",  # 2-series outside Mastercard 2221-2720
+        f"access {luhn_complete('422222222222')}",  # "cc" inside a word is no context
+        f"order {luhn_complete('37828224631000')}",  # Amex-shaped order number
+        "ts 1700000000123",  # millisecond epoch
     ],
 )
 def test_bank_card_must_not_flag(engine: Engine, text: str) -> None:

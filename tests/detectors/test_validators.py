@@ -64,6 +64,14 @@ def test_when_invalid_citizen_id_then_gb11643_rejects_with_reason(value: str, re
         ("6222021234567890127", False),
         ("0000000000000000", False),  # repeated digit
         ("411111111111", False),  # too short for a card
+        ("2100 0000 0000 0005", False),  # Luhn passes, 2-series outside Mastercard
+        ("3312345678901238", False),  # Luhn passes, 33xx issues no cards
+        ("1234567890128", False),  # 13 digits, Luhn passes, no card IIN
+        ("378282246310005", None),  # Amex 15: Luhn passes, needs context
+        ("3056 930902 5904", None),  # Diners 14
+        ("4222222222222", None),  # Visa 13
+        ("378282246310006", False),  # Amex 15 failing Luhn
+        ("4111111111111111", True),  # Visa 16
     ],
 )
 def test_luhn_table(value: str, ok: bool) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from detectors.validators import (
     calendar_date,
+    card_brand_short,
     hkid,
     imei,
     ipv4,
@@ -16,6 +17,7 @@ from detectors.validators import (
     mac,
     nanp,
     nucleotides,
+    phone_digits,
     twid,
     us_ssn,
     uscc,
@@ -70,6 +72,11 @@ def test_twid_and_uscc_and_imei_against_independent_generators() -> None:
         ),
         (nanp, ["212-555-0187", "+1 (415) 555-2671"], ["123-456-7890", "212-155-0187", "911-555-1234"]),
         (
+            phone_digits,
+            ["+46 (0)8 928 571 38", "0341 8387176", "+447700900123", "(37) 788-063", "212-555-0187 x123"],
+            ["2023-11-25", "2023.11.25", "192.168.10.25", "12 34", "111 111 111", "+1234567890123456"],
+        ),
+        (
             calendar_date,
             ["1985-11-20", "19491231", "March 12, 1985", "12/03/1985", "1958年3月2日"],
             ["2001-02-29", "2999-01-01", "13/13/1985"],
@@ -81,3 +88,25 @@ def test_validator_tables(fn, good: list[str], bad: list[str]) -> None:  # type:
         assert fn(v).ok is True, v
     for v in bad:
         assert fn(v).ok is False, v
+
+
+@pytest.mark.parametrize(
+    "digits, brand",
+    [
+        ("4222222222222", "visa"),
+        ("378282246310005", "amex"),
+        ("341111111111111", "amex"),
+        ("30569309025904", "diners"),
+        ("38520000023237", "diners"),
+        ("180012345678901", "jcb"),
+        ("675912345674", "maestro"),
+        ("503812345678", "maestro"),
+        ("3782822463100", ""),  # Amex IIN at 13 digits
+        ("4222222222222222", ""),  # 16 digits is no short brand
+        ("1234567890128", ""),
+        ("620000000000018", ""),  # UnionPay issues 16-19 only
+        ("990000000000001", ""),
+    ],
+)
+def test_card_brand_short_checks_iin_and_length_together(digits: str, brand: str) -> None:
+    assert card_brand_short(digits) == brand
