@@ -1,9 +1,13 @@
 """Precision/recall of the detectors on third-party labelled corpora (unseen data).
 
-    .venv/bin/python bench/eval_thirdparty.py [--corpora ../shared/corpora] [--json] [--errors N] [--ner]
+    .venv/bin/python bench/eval_thirdparty.py [--corpora ../shared/corpora] [--json] [--errors N]
+        [--split dev|train] [--ner [--ner-backend jieba|lac]]
 
 ``--ner`` switches on the opt-in statistical Chinese name tagger (``person_name_zh_ner``,
-detectors/ner.py) through a tuning file, as a site would; without it the default engine is scored.
+detectors/ner.py) through a tuning file, as a site would; ``--ner-backend`` picks its model (a key
+of ``detectors.ner.TAGGER_BACKENDS``; ``lac`` needs ``pip install healthdlp[ner-lac]``). Without
+``--ner`` the default engine is scored. CLUENER ``train`` is unseen for the ``lac`` backend (LAC was
+not trained on CLUENER) and for the jieba filters (tuned on dev).
 
 Corpora (see ../shared/corpora/SOURCES.md; read in place, never copied into the repository):
 * presidio-research ``data/synth_dataset_v2.json``: 1,500 English sentences, Faker-generated PII;
@@ -95,6 +99,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--errors", type=int, default=0, help="list up to N false positives/negatives per corpus")
     ap.add_argument("--ner", action="store_true", help="switch on the statistical Chinese name tagger")
+    ap.add_argument("--ner-backend", default="jieba", help="tagger backend for --ner: jieba (default) or lac")
     args = ap.parse_args()
     if not args.corpora.is_dir():
         print(f"no corpora at {args.corpora}", file=sys.stderr)
@@ -103,7 +108,10 @@ def main() -> int:
         cfg = DetectorsConfig()
         if args.ner:
             tuning = Path(tmp) / "tuning.yaml"
-            tuning.write_text("version: 1\ndetectors:\n  person_name_zh_ner: {enabled: true}\n", encoding="utf-8")
+            tuning.write_text(
+                f"version: 1\ndetectors:\n  person_name_zh_ner: {{enabled: true, backend: {args.ner_backend}}}\n",
+                encoding="utf-8",
+            )
             cfg = DetectorsConfig(tuning=str(tuning))
         engine = build_engine(cfg, b"eval-thirdparty")
     results = {}

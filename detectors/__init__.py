@@ -57,6 +57,7 @@ def build_engine(
             catalogue.entities,
             enabled=[d for d, t in (tuning.detectors.items() if tuning else ()) if t.enabled is True],
             disabled=[*disabled, *(d for d, t in (tuning.detectors.items() if tuning else ()) if t.enabled is False)],
+            backends=tuning.backends() if tuning else None,
         ),
     )
     engine.tuning = tuning

