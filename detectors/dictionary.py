@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from detectors.catalogue import Scoring
 from detectors.hit import Hit, clamp, context_words
-from detectors.terms import DictionarySpec, Term
+from detectors.terms import DictionarySpec, SpanExtension, Term
 
 
 def _word_char(c: str) -> bool:
@@ -32,14 +32,61 @@ def _excluded(text: str, start: int, end: int, term: Term) -> bool:
     return False
 
 
+class Extender:
+    """Applies a dictionary's SpanExtension (built once per dictionary, shared by its terms)."""
+
+    __slots__ = ("ext", "left_lens", "right_lens", "stop_lens")
+
+    def __init__(self, ext: SpanExtension) -> None:
+        self.ext = ext
+        self.left_lens = ext.lengths(ext.left)
+        self.right_lens = ext.lengths(ext.right)
+        self.stop_lens = ext.lengths(ext.not_before)
+
+    def blocked(self, text: str, end: int) -> bool:
+        """The term is the first part of another name (肺炎|支原体, 肺炎|疫苗)."""
+        nb = self.ext.not_before
+        return any(text[end : end + n] in nb for n in self.stop_lens)
+
+    def span(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """Grow left over modifiers (repeatedly, longest first, at most max_left characters) and
+        right over one head noun."""
+        left, floor = self.ext.left, max(0, start - self.ext.max_left)
+        grown = True
+        while grown:
+            grown = False
+            for n in self.left_lens:
+                if start - n >= floor and text[start - n : start] in left:
+                    start -= n
+                    grown = True
+                    break
+        right = self.ext.right
+        for n in self.right_lens:
+            if text[end : end + n] in right:
+                return start, end + n
+        return start, end
+
+
 @dataclass(frozen=True, slots=True)
 class TermRef:
     spec: DictionarySpec
     term: Term
     latin: bool = field(init=False)  # Term.latin runs a regex: computed once here, not per hit
+    extender: Extender | None = None  # CJK terms of a dictionary with ``extend`` only
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "latin", self.term.latin)
+        if self.latin:
+            object.__setattr__(self, "extender", None)
+
+
+def term_refs(specs: Sequence[DictionarySpec]) -> list[TermRef]:
+    """One TermRef per term, in catalogue order (the prefilter's term index)."""
+    out: list[TermRef] = []
+    for d in specs:
+        ext = Extender(d.extend) if d.extend is not None else None
+        out.extend(TermRef(d, t, ext) for t in d.terms)
+    return out
 
 
 def term_hit(
@@ -53,6 +100,10 @@ def term_hit(
             return None
     if term.exclude and _excluded(text, start, end, term):
         return None
+    if ref.extender is not None:
+        if ref.extender.blocked(text, end):
+            return None
+        start, end = ref.extender.span(text, start, end)
     ctx = context_words(text, start, end, spec.context, scoring.context_window)
     if term.requires_context and not ctx and not assume_context:
         return None

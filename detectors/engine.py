@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from detectors.catalogue import Catalogue
-from detectors.dictionary import IcdClassIndex, TermRef, term_hit
+from detectors.dictionary import IcdClassIndex, term_hit, term_refs
 from detectors.edm import EdmIndex
 from detectors.grading import grade
 from detectors.hashing import ValueHasher
@@ -97,7 +97,7 @@ class Engine:
         self.entities = catalogue.entities
         self.max_scan_chars = max_scan_chars
         self._hasher = ValueHasher(hash_key)
-        self.terms = [TermRef(d, t) for d in catalogue.dictionaries for t in d.terms]
+        self.terms = term_refs(catalogue.dictionaries)
         self.prefilter = build_prefilter(catalogue.patterns, [r.term for r in self.terms], prefilter)
         self.icd_index = IcdClassIndex(catalogue.dictionaries)
         icd_codes = next(

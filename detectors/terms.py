@@ -39,6 +39,27 @@ class GroupSpec:
     where: str
 
 
+@dataclass(frozen=True, slots=True)
+class SpanExtension:
+    """How a CJK hit grows to the whole mention (docs/detectors.md "Span extension").
+
+    Chinese writes no spaces, so a dictionary hit is often the head of a longer name: 肺炎 in
+    真菌性肺炎, 肿瘤 in 头颈部肿瘤. ``left``: modifiers (course, severity, population, side,
+    pathogen, organ) absorbed repeatedly, longest first, up to ``max_left`` extra characters;
+    ``right``: head nouns absorbed once (综合征). ``not_before``: words that turn the hit into part
+    of another name (肺炎 + 支原体 = a pathogen, 肺炎 + 疫苗 = a vaccine): no hit then."""
+
+    left: frozenset[str] = frozenset()
+    right: frozenset[str] = frozenset()
+    not_before: frozenset[str] = frozenset()
+    max_left: int = 6
+
+    @staticmethod
+    def lengths(words: frozenset[str]) -> tuple[int, ...]:
+        """Distinct word lengths, longest first: a lookup is one slice + set test per length."""
+        return tuple(sorted({len(w) for w in words}, reverse=True))
+
+
 @dataclass(frozen=True)
 class DictionarySpec:
     id: str
@@ -52,6 +73,7 @@ class DictionarySpec:
     counter_examples: tuple[str, ...]
     where: str
     min_score: float = -1.0  # this detector's threshold (site tuning); < 0 = defaults.min_score
+    extend: SpanExtension | None = None  # CJK span extension; None = hits keep the term's span
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +200,26 @@ def _load_txt_terms(path: Path, r: Reader) -> tuple[dict[str, GroupSpec], list[T
     return groups, terms
 
 
+def _load_extension(node: Any, r: Reader, issues: list[ConfigIssue]) -> SpanExtension | None:
+    """``extend: {left, right, not_before, max_left}``; words must be CJK (Latin has word
+    boundaries and needs no extension)."""
+    if node is None:
+        return None
+    er = Reader(node, issues, f"{r.what} extend", r.where("extend"))
+    lists = {k: er.strlist(k) for k in ("left", "right", "not_before")}
+    max_left = er.integer("max_left", 6, lo=1)
+    for key, words in lists.items():
+        for w in words:
+            if _LATIN.search(w) or not w.strip():
+                er.error(key, f"extension word {w!r} must be non-empty CJK text")
+    er.finish()
+    if not er.ok:
+        return None
+    return SpanExtension(
+        frozenset(lists["left"]), frozenset(lists["right"]), frozenset(lists["not_before"]), max_left
+    )
+
+
 def load_dictionaries(
     items: list[tuple[Any, str]], root: Path, entities: Mapping[str, Any], issues: list[ConfigIssue]
 ) -> list[DictionarySpec]:
@@ -211,6 +253,7 @@ def load_dictionaries(
             examples=r.strlist("examples"),
             counter_examples=r.strlist("counter_examples"),
             where=loc,
+            extend=_load_extension(r.raw("extend"), r, issues),
         )
         if any(t.requires_context for t in terms) and not spec.context:
             r.error("context", "terms with requires_context need a non-empty 'context' list")

@@ -234,3 +234,20 @@ def test_custom_catalogue_dir_is_used(cat_dir: Path) -> None:
     (cat_dir / "structured.yaml").unlink()
     eng = build_engine(DetectorsConfig(catalogue=str(cat_dir)), KEY)
     assert {i.kind for i in eng.describe()} == {"pattern"}
+
+
+@pytest.mark.parametrize(
+    "old, new, offset, message",
+    [
+        ("      max_left: 6\n", "      max_left: 0\n", 0, "'max_left' must be an integer"),
+        ("      right: [综合征, 后遗症]", "      right: [综合征, syndrome]", 0, "'syndrome' must be non-empty CJK"),
+        ("      max_left: 6\n", "      max_left: 6\n      maxleft: 7\n", 1, "unknown key 'maxleft'"),
+    ],
+)
+def test_span_extension_errors_name_the_line(
+    cat_dir: Path, old: str, new: str, offset: int, message: str
+) -> None:
+    line = _replace(cat_dir / "dictionaries.yaml", old, new) + offset
+    err = _errors(cat_dir)
+    assert f"dictionaries.yaml:{line}: dictionary diagnosis_common extend: " in err
+    assert message in err

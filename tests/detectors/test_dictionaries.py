@@ -112,3 +112,61 @@ def test_drug_must_flag(engine: Engine, text: str) -> None:
 @pytest.mark.parametrize("text", ["insulinoma", "aspirinated", "metformins"])
 def test_drug_must_not_flag(engine: Engine, text: str) -> None:
     assert "DRUG" not in entities(engine, text)
+
+
+# -- span extension of Chinese disease names (dictionaries.yaml diagnosis_common.extend) ---------
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("诊断：病毒性肺炎", "病毒性肺炎"),  # aetiology modifier
+        ("患儿为新生儿肺炎，已住院", "新生儿肺炎"),  # population
+        ("复查提示左侧脑水肿", "左侧脑水肿"),  # side + organ, applied repeatedly
+        ("行头颈部肿瘤切除术", "头颈部肿瘤"),  # region
+        ("遗留肺炎后遗症", "肺炎后遗症"),  # head noun on the right
+        ("患者衣原体肺炎痊愈", "衣原体肺炎"),  # pathogen
+    ],
+)
+def test_diagnosis_span_grows_over_disease_modifiers(engine: Engine, text: str, name: str) -> None:
+    found = [text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type == "DIAGNOSIS"]
+    assert found == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "他的肺炎好转",  # 的 is no modifier
+        "担心肺炎复发",  # 心 ends 担心 here: single-character organs are not all absorbed
+        "患者男性肺炎",  # 男性 is no disease modifier
+        "检查发现双肺炎症",  # 双 alone is not a side modifier (双肺 + 炎症)
+    ],
+)
+def test_diagnosis_span_does_not_grow_over_ordinary_words(engine: Engine, text: str) -> None:
+    found = [text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type == "DIAGNOSIS"]
+    assert found == ["肺炎"]
+
+
+def test_span_extension_is_bounded(engine: Engine) -> None:
+    text = "原发性继发性先天性遗传性肺炎"  # 12 modifier characters, max_left is 6
+    [f] = [f for f in engine.scan_text(text) if f.entity_type == "DIAGNOSIS"]
+    assert text[f.start : f.end] == "先天性遗传性肺炎"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "肺炎支原体抗体检测阳性",  # a pathogen's name
+        "痰培养：肺炎链球菌",
+        "今日接种肺炎疫苗",  # a vaccine
+    ],
+)
+def test_disease_word_inside_a_pathogen_or_vaccine_name_is_not_a_diagnosis(engine: Engine, text: str) -> None:
+    assert "DIAGNOSIS" not in entities(engine, text)
+
+
+@pytest.mark.parametrize("text", ["颅内占位性病变待排", "考虑器质性病变", "退行性病理改变"])
+def test_xing_bingbian_is_not_an_std(engine: Engine, text: str) -> None:
+    assert "SPECIAL_DISEASE" not in entities(engine, text)
+
+
+def test_std_still_flagged_next_to_the_exclusion(engine: Engine) -> None:
+    assert "SPECIAL_DISEASE" in entities(engine, "既往性病史")
