@@ -152,8 +152,11 @@ def cmd_sensor(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     try:
         if args.kind == "net":
-            from sensors.net import NetSensor
+            from sensors.net import NetSensor, build_kind
 
+            print(f"healthdlp sensor net: {build_kind()} build"
+                  + ("" if build_kind() == "compiled" else " (scripts/build-native.sh builds the faster compiled one)"),
+                  file=sys.stderr)
             net = NetSensor(cfg.net, cfg.sensor_id, sink)
             if args.pcap:
                 for p in args.pcap:
