@@ -101,6 +101,17 @@ def run_anchored(
 _NO_VERDICT = Verdict(None, "")
 
 
+def _same_line(text: str, s: int, e: int, before: int, after: int) -> tuple[int, int]:
+    """The (before, after) window clipped to the line that holds text[s:e]."""
+    nl = text.rfind("\n", max(0, s - before), s)
+    if nl >= 0:
+        before = s - nl - 1
+    nl = text.find("\n", e, e + after)
+    if nl >= 0:
+        after = nl - e
+    return before, after
+
+
 def _score(
     spec: PatternSpec,
     text: str,
@@ -126,8 +137,12 @@ def _score(
     if ctx:
         score += scoring.context_boost
     # labels precede values: a negative word counts before the value, and right after it only
-    # within a few characters ("6217... (order)"), not in the next clause ("卡号 X；订单号 Y")
-    if context_words(text, s, e, spec.negative_context, (spec.context_window[0], min(8, spec.context_window[1]))):
+    # within a few characters ("6217... (order)"), not in the next clause ("卡号 X；订单号 Y"), and
+    # never across a line break: the next line's "order PO…" or the previous line's "Order: …"
+    # label other values ("Card: 3574…\norder PO…")
+    if spec.negative_context and context_words(text, s, e, spec.negative_context,
+                                               _same_line(text, s, e, spec.context_window[0],
+                                                          min(8, spec.context_window[1]))):
         score -= scoring.negative_boost
     score = clamp(score)
     if score < (spec.min_score if spec.min_score >= 0 else scoring.min_score):

@@ -437,7 +437,19 @@ def phone_digits(value: str, data: frozenset[str] = frozenset()) -> Verdict:
     parts = [p for p in main.replace("(", " ").replace(")", " ").replace(".", " ").replace("-", " ").split() if p]
     if len(parts) >= 3 and len(parts[0]) == 4 and parts[0][:2] in ("19", "20") and max(map(len, parts[1:3])) <= 2:
         return Verdict(False, "date")
+    if len(parts) == 3 and _day_first_date(parts):
+        return Verdict(False, "date")
     return Verdict(True, "e164-length")
+
+
+def _day_first_date(parts: list[str]) -> bool:
+    """28.02.2024, 08 04 2023, 11-25-2023: day and month (either order) of 1-2 digits, then a year
+    19xx/20xx. A phone written 2-2-4 with a valid day and month is too rare to keep."""
+    a, b, year = parts
+    if len(year) != 4 or year[:2] not in ("19", "20") or len(a) > 2 or len(b) > 2:
+        return False
+    x, y = int(a), int(b)
+    return (1 <= x <= 31 and 1 <= y <= 12) or (1 <= x <= 12 and 1 <= y <= 31)
 
 
 VALIDATORS: dict[str, ValidatorFn] = {

@@ -170,3 +170,84 @@ def test_xing_bingbian_is_not_an_std(engine: Engine, text: str) -> None:
 
 def test_std_still_flagged_next_to_the_exclusion(engine: Engine) -> None:
     assert "SPECIAL_DISEASE" in entities(engine, "既往性病史")
+
+
+# -- drug names by INN stem (patterns.yaml drug_inn_stem_zh) and dosage forms (drug_common.extend) --
+def _drugs(engine: Engine, text: str) -> list[str]:
+    return [text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type == "DRUG"]
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("予伏立康唑抗真菌", "伏立康唑"),  # -conazole, left edge after 予
+        ("静滴两性霉素B", "两性霉素B"),  # -mycin + Latin suffix letter
+        ("口服盐酸莫西沙星片", "盐酸莫西沙星片"),  # salt + -floxacin + tablet
+        ("加用瑞舒伐他汀钙片", "瑞舒伐他汀钙片"),  # -vastatin + salt ion + tablet
+        ("予哌拉西林他唑巴坦", "哌拉西林他唑巴坦"),  # two stems in one combination name
+        ("改用美罗培南", "美罗培南"),  # -penem
+        ("贝伐珠单抗联合化疗", "贝伐珠单抗"),  # -mab
+        ("外用红霉素软膏", "红霉素软膏"),  # dictionary drug + dosage form
+        ("阿莫西林胶囊口服", "阿莫西林胶囊"),
+        ("既往对青霉素钠过敏", "青霉素钠"),  # an allergy history still names the medicine
+    ],
+)
+def test_drug_by_inn_stem_must_flag(engine: Engine, text: str, name: str) -> None:
+    assert _drugs(engine, text) == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "霉素类抗生素",  # class words
+        "青霉素类过敏",
+        "他汀类药物",
+        "大环内酯类抗生素",
+        "头孢菌素类",
+        "单抗",  # a stem alone
+        "广西西林县",  # a county
+        "看着地平线",  # horizon
+        "应用抗生素治疗",
+    ],
+)
+def test_drug_class_words_and_lookalikes_must_not_flag(engine: Engine, text: str) -> None:
+    assert _drugs(engine, text) == []
+
+
+# -- English disease acronyms from CMeKG aliases (generated/diagnoses_acronyms.yaml) --------------
+@pytest.mark.parametrize("text", ["成人SARS患者", "并发MODS", "诊断ARDS"])
+def test_disease_acronym_must_flag(engine: Engine, text: str) -> None:
+    assert "DIAGNOSIS" in entities(engine, text)
+
+
+@pytest.mark.parametrize("text", ["sars-cov-2 lineage", "game mods folder", "GET /api/URI", "MODSECURITY on"])
+def test_disease_acronym_must_not_flag(engine: Engine, text: str) -> None:
+    assert "DIAGNOSIS" not in entities(engine, text)
+
+
+@pytest.mark.parametrize("text", ["电流产生磁场", "气流产生涡旋"])
+def test_abortion_term_not_inside_liu_chansheng(engine: Engine, text: str) -> None:
+    assert "DIAGNOSIS" not in entities(engine, text)
+
+
+def test_abortion_still_flagged(engine: Engine) -> None:
+    assert "DIAGNOSIS" in entities(engine, "既往自然流产2次，人工流产1次")
+
+
+# -- cores of modified CMeKG disease names (generated/diagnoses_zh_cores.txt) -------------------
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("最常见的脑疝有两类", "脑疝"),  # CMeKG has only 急性脑疝
+        ("并发多器官功能障碍综合征", "多器官功能障碍综合征"),  # CMeKG: 儿童多器官功能障碍综合征
+        ("成人严重急性呼吸综合征", "成人严重急性呼吸综合征"),  # the extension grows the core back
+    ],
+)
+def test_core_of_a_modified_disease_name_must_flag(engine: Engine, text: str, name: str) -> None:
+    found = [text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type == "DIAGNOSIS"]
+    assert found == [name]
+
+
+@pytest.mark.parametrize("text", ["遗传性疾病的分类", "心理疾病与社会", "妊娠期间的营养"])
+def test_generic_head_nouns_are_no_cores(engine: Engine, text: str) -> None:
+    assert "DIAGNOSIS" not in entities(engine, text)

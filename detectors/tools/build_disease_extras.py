@@ -1,0 +1,147 @@
+"""Regenerate two derived disease lists from CMeKG (build time only, after build_lexicons:
+``python -m detectors.tools.build_disease_extras``).
+
+``dictionaries/generated/diagnoses_zh_cores.txt``: the core of a CMeKG disease name that starts
+with a course, severity, aetiology or population modifier (急性脑疝 → 脑疝, 小儿颅内高压综合征 →
+颅内高压综合征, 儿童多器官功能障碍综合征 → 多器官功能障碍综合征). CMeKG often stores only the
+modified name; the core is the name clinical text writes, and the span extension
+(dictionaries.yaml ``extend``) grows it back over whatever modifier the text has. The modifiers are
+the extension's own ``left`` words that end in 性 plus the course/severity/population words below;
+never site or pathogen words (膀胱颈挛缩 → 颈挛缩 would be wrong). The core must look like a
+disease name (build_lexicons._keep_disease), must not start with a connective (合并, 伴) or a
+leftover (性, 型, 人, 期), must not be a generic head noun (疾病, 病变), and must not be a special
+disease, a drug or a known term.
+
+``dictionaries/generated/diagnoses_acronyms.yaml``: English disease acronyms that CMeKG gives as
+aliases of its disease entities.
+
+Chinese clinical text writes many diagnoses as English acronyms (成人SARS, 并发MODS); CMeKG
+(PyPI ``PyCMeKG`` 0.2.5, MIT) lists them under 别称 / 同义词 / 英文名称 / 英文别名 of the disease
+(重症急性呼吸综合征 → SARS, 急性呼吸窘迫综合征 → ARDS). Short acronyms collide with IT words
+(URI, NET, ISS), so only 4-6 capital letters are kept, and every term is case-exact.
+Acronyms of special diseases (the subject is in a §11.1 class) and hand-written terms are skipped.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import sys
+
+import yaml
+
+from detectors.tools.build_lexicons import (
+    _BRACKETS,
+    _DISEASE_KEYS,
+    _DRUG_KEYS,
+    OUT,
+    _hand_terms,
+    _icd_class,
+    _keep_disease,
+    _marker_class,
+    _pkg_dir,
+    _write,
+)
+
+_EXTRA_MODIFIERS = frozenset(
+    "重度 中度 轻度 极重度 重症 重型 轻型 危重 无症状 新生儿 婴幼儿 婴儿 小儿 儿童 青少年 成人 老年 妊娠 妊娠期 "
+    "产后 围产期".split()
+)
+_BAD_CORE_START = ("合并", "伴", "性", "型", "人", "期")
+#: generic head nouns left over from 遗传性疾病, 器质性病变: a category, not a diagnosis
+_GENERIC_CORES = frozenset("疾病 病变 病症 综合征 综合症 症候群".split())
+
+
+def _terms(fname: str) -> set[str]:
+    return {
+        ln.split("\t", 1)[1].strip()
+        for ln in (OUT / fname).read_text(encoding="utf-8").splitlines()
+        if "\t" in ln and not ln.startswith("#")
+    }
+
+
+def cores() -> set[str]:
+    """Core names of modified CMeKG disease names (module docstring)."""
+    catalogue = OUT.parent.parent / "dictionaries.yaml"
+    spec = next(d for d in yaml.safe_load(catalogue.read_text(encoding="utf-8"))["dictionaries"] if d.get("extend"))
+    mods = sorted(
+        {w for w in spec["extend"]["left"] if w.endswith("性") or w in _EXTRA_MODIFIERS}, key=len, reverse=True
+    )
+    known = _terms("diagnoses_zh.txt") | _terms("special_diseases_zh.txt")
+    drugs = _terms("drugs_zh.txt")
+    taken, markers, _ = _hand_terms()
+    out: set[str] = set()
+    for name in sorted(known):
+        for m in mods:
+            if name.startswith(m):
+                core = name[len(m) :]
+                if (
+                    _keep_disease(core)
+                    and not core.startswith(_BAD_CORE_START)
+                    and core not in _GENERIC_CORES
+                    and core not in known
+                    and core not in drugs
+                    and core.lower() not in taken
+                    and not _marker_class(core, markers)
+                ):
+                    out.add(core)
+                break
+    return out
+
+
+_ALIAS_KEYS = ("别称", "同义词", "英文名称", "英文别名", "英文名")
+_ACRONYM = re.compile(r"[A-Z]{4,6}")  # 3 letters collide with IT words (URI, NET, ISS, EEG)
+
+
+def acronyms() -> dict[str, str]:
+    """acronym -> the CMeKG disease it names (first subject in key order)."""
+    with (_pkg_dir("pyCMeKG") / "model" / "cmekg.pkl").open("rb") as f:
+        kg = pickle.load(f)  # noqa: S301 - a pinned build-time package, never run-time input
+    taken, _, ranges = _hand_terms()
+    special = {
+        ln.split("\t", 1)[1].strip()
+        for ln in (OUT / "special_diseases_zh.txt").read_text(encoding="utf-8").splitlines()
+        if "\t" in ln
+    }
+    out: dict[str, str] = {}
+    for k in sorted(kg):
+        v = kg[k]
+        if not isinstance(v, dict) or any(p in v for p in _DRUG_KEYS) or not any(p in v for p in _DISEASE_KEYS):
+            continue
+        name = _BRACKETS.sub("", k).strip()
+        if name in special or _icd_class(v.get("ICD10", []), ranges):
+            continue
+        for pred in _ALIAS_KEYS:
+            for alias in v.get(pred, []):
+                a = alias.strip()
+                if _ACRONYM.fullmatch(a) and a.lower() not in taken:
+                    out.setdefault(a, name)
+    return out
+
+
+def main() -> None:
+    core = cores()
+    _write(
+        "diagnoses_zh_cores.txt",
+        "Cores of modified CMeKG disease names (PyPI PyCMeKG 0.2.5, MIT)",
+        {"common": core},
+    )
+    path = OUT / "diagnoses_zh_cores.txt"  # _write names build_lexicons as the generator: name this one
+    path.write_text(path.read_text(encoding="utf-8").replace("build_lexicons.py", "build_disease_extras.py", 1))
+    found = acronyms()
+    lines = [
+        "# English disease acronyms given as aliases of CMeKG disease entities (PyPI PyCMeKG 0.2.5, MIT).",
+        "# Generated by detectors/tools/build_disease_acronyms.py; do not edit.",
+        "groups:",
+        "  common:",
+        "    label: 常见诊断",
+        "    terms:",
+    ]
+    for a in sorted(found):
+        lines.append(f"      - {{term: {a}, case: exact}}  # {found[a]}")
+    (OUT / "diagnoses_acronyms.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"cores={len(core)}, acronyms={len(found)} -> {OUT}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
