@@ -442,6 +442,24 @@ def phone_digits(value: str, data: frozenset[str] = frozenset()) -> Verdict:
     return Verdict(True, "e164-length")
 
 
+def e164_number(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """A number written with its +country code is checked against that country's numbering plan
+    (the ``phonenumbers`` package: Google libphonenumber's metadata): valid length and prefix for
+    the country, so it needs no context word. Dates, IPs and repeated digits fail first."""
+    base = phone_digits(value)
+    if base.ok is False:
+        return base
+    import phonenumbers  # imported on first use: only '+' candidates reach this validator
+
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return Verdict(False, "unparsable")
+    if not phonenumbers.is_valid_number(number):
+        return Verdict(False, f"not-in-plan:+{number.country_code}")
+    return Verdict(True, f"plan:{phonenumbers.region_code_for_number(number) or number.country_code}")
+
+
 def _day_first_date(parts: list[str]) -> bool:
     """28.02.2024, 08 04 2023, 11-25-2023: day and month (either order) of 1-2 digits, then a year
     19xx/20xx. A phone written 2-2-4 with a valid day and month is too rare to keep."""
@@ -473,6 +491,7 @@ VALIDATORS: dict[str, ValidatorFn] = {
     "nucleotides": nucleotides,
     "nanp": nanp,
     "phone_digits": phone_digits,
+    "e164_number": e164_number,
 }
 
 #: Validators that need a data set (``validator_data`` in the catalogue); loading checks this.

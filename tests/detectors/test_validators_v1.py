@@ -110,3 +110,26 @@ def test_validator_tables(fn, good: list[str], bad: list[str]) -> None:  # type:
 )
 def test_card_brand_short_checks_iin_and_length_together(digits: str, brand: str) -> None:
     assert card_brand_short(digits) == brand
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("+48 781 761 212", True),         # Polish mobile
+        ("+44(0)1184960875", True),        # UK with the (0) trunk written
+        ("+33 (0)4 92 71 60 17", True),
+        ("+86 138 0013 8000", True),       # China mobile
+        ("+1 415 555 2671", True),
+        ("+61-2-7020-3151", True),
+        ("+1234567", False),               # too short for any plan
+        ("+86 12 3456", False),            # not a Chinese number shape
+        ("+999 123456789", False),         # no such country code
+        ("+2023-11-25", False),            # a date after a plus sign
+        ("+192.168.10.11", False),         # an IP address
+        ("+11111111111", False),           # one repeated digit
+    ],
+)
+def test_e164_number_checks_the_country_plan(value: str, ok: bool) -> None:
+    from detectors.validators import e164_number
+
+    assert e164_number(value).ok is ok, e164_number(value)
