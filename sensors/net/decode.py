@@ -8,17 +8,19 @@ not a TCP segment we can use, so the caller can count it.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from typing import Final
 
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_NULL: Final = 0
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_RAW: Final = 101
+LINKTYPE_LOOP: Final = 108
+LINKTYPE_LINUX_SLL: Final = 113
+LINKTYPE_IPV4: Final = 228
+LINKTYPE_IPV6: Final = 229
+LINKTYPE_LINUX_SLL2: Final = 276
 #: DLT_RAW as written by some BSDs into pcap files.
-LINKTYPE_RAW_BSD = (12, 14)
+LINKTYPE_RAW_BSD: Final = (12, 14)
 
 SUPPORTED_LINKTYPES: frozenset[int] = frozenset(
     {LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL,
@@ -29,20 +31,26 @@ _VLAN_TPIDS = frozenset({0x8100, 0x88A8, 0x9100})
 _IPV6_EXT = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
 _NULL_IPV6 = frozenset({24, 28, 30})  # AF_INET6 on the BSDs / macOS
 
-_u16 = struct.Struct("!H").unpack_from
-_u32le = struct.Struct("<I").unpack_from
-_u32be = struct.Struct("!I").unpack_from
-_ipv4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
-_ipv6 = struct.Struct("!IHBB16s16s").unpack_from
-_tcp = struct.Struct("!HHIIBB").unpack_from
+# The unpackers are typed with the exact tuples they return: struct's own signature says
+# ``tuple[Any, ...]``, and in the compiled build Any makes every comparison and sum on the fields
+# a generic Python operation; typed, they are native integer operations.
+_I = int
+_u16: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("!H").unpack_from
+_u32le: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("<I").unpack_from
+_u32be: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("!I").unpack_from
+_ipv4: Final[Callable[[bytes, int], tuple[_I, _I, _I, _I, _I, _I, _I, _I, bytes, bytes]]] = \
+    struct.Struct("!BBHHHBBH4s4s").unpack_from
+_ipv6: Final[Callable[[bytes, int], tuple[_I, _I, _I, _I, bytes, bytes]]] = struct.Struct("!IHBB16s16s").unpack_from
+_tcp: Final[Callable[[bytes, int], tuple[_I, _I, _I, _I, _I, _I]]] = struct.Struct("!HHIIBB").unpack_from
 #: Ethernet type + an option-less IPv4 header + the first 14 bytes of TCP in one unpack: the
 #: shape of nearly every packet on a hospital LAN, so ``decode_tcp`` tries it first.
-_eth_ip4_tcp = struct.Struct("!12xHBBHHHBBH4s4sHHIIBB").unpack_from
+_eth_ip4_tcp: Final[Callable[[bytes, int], tuple[_I, _I, _I, _I, _I, _I, _I, _I, _I, bytes, bytes, _I, _I, _I, _I,
+                                                   _I, _I]]] = struct.Struct("!12xHBBHHHBBH4s4sHHIIBB").unpack_from
 
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-ACK = 0x10
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+ACK: Final = 0x10
 
 #: (src_addr, dst_addr, sport, dport, seq, flags, payload, missing_bytes)
 Segment = tuple[bytes, bytes, int, int, int, int, bytes, int]

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from sensors.net.decode import ACK, FIN, RST, SYN
 
-_M = 0xFFFFFFFF
+_M: Final = 0xFFFFFFFF
 #: Upper bound on buffered out-of-order segments per direction (besides the byte bound), so a
 #: peer sending thousands of one-byte segments cannot make insertion quadratic.
-MAX_PENDING_SEGMENTS = 2048
+MAX_PENDING_SEGMENTS: Final = 2048
 
 
 class FlowHandler(Protocol):

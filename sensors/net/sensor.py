@@ -63,7 +63,7 @@ class NetSensor:
         with fh:
             cap = CaptureFile(fh, source)
             try:
-                self._consume(cap, source)
+                self._consume(cap.batches(), source)
             except OSError as e:
                 self._dead_letter("pcap-unreadable", f"read error in {source}: {e.strerror}", source, 0.0)
         if cap.problem is not None:
@@ -76,8 +76,8 @@ class NetSensor:
         """Capture on ``interface`` with the BPF ``bpf`` until ``stop`` is set."""
         stop = stop or threading.Event()
         source = f"iface:{interface}"
-        self._consume(live_records(interface, bpf, stop, snaplen=self.cfg.snaplen,
-                                   on_kernel_stats=self._kernel_stats), source)
+        records = live_records(interface, bpf, stop, snaplen=self.cfg.snaplen, on_kernel_stats=self._kernel_stats)
+        self._consume(([r] for r in records), source)  # live frames come one at a time
         self.sink.flush()
 
     def _kernel_stats(self, received: int, dropped: int) -> None:
@@ -86,7 +86,13 @@ class NetSensor:
         self._counters["live.kernel-drops"] += dropped
 
     # -- the hot loop ------------------------------------------------------------------------------
-    def _consume(self, records: Iterable[Record], source: str) -> None:
+    def _consume(self, batches: Iterable[list[Record]], source: str) -> None:
+        """Every record of ``batches`` through decode → reassembly → parsers.
+
+        Written for the compiled build too: ``decode_tcp`` and ``table.packet`` are called
+        directly (native calls under mypyc, not through a bound-method object or ``*args``), and
+        records come in lists, not one generator step each.
+        """
         c = self._counters
         env = SessionEnv(
             sensor_id=self.sensor_id,
@@ -108,47 +114,48 @@ class NetSensor:
             max_buffered_bytes=self.cfg.max_buffered_bytes,
         )
         frags = FragmentTable(c, max_bytes=max(1 << 16, self.cfg.max_buffered_bytes // 8))
-        packet = table.packet
-        decode = decode_tcp
         packets = nbytes = 0
         last_ts = 0.0
         skipped: Counter[str] = Counter()
         try:
-            for ts, linktype, frame, origlen in records:
-                if linktype < 0:  # live heartbeat: no packet, just time passing
-                    table.sweep(ts)
-                    continue
-                packets += 1
-                nbytes += len(frame)
-                last_ts = ts
-                try:
-                    seg = decode(linktype, frame, origlen)
-                    if not isinstance(seg, str):
-                        packet(ts, *seg)
+            for batch in batches:
+                for ts, linktype, frame, origlen in batch:
+                    if linktype < 0:  # live heartbeat: no packet, just time passing
+                        table.sweep(ts)
                         continue
-                    why = seg
-                    if why == "ip-fragment":
-                        whole = self._fragment(frags, ts, linktype, frame)
-                        if whole is None:
+                    packets += 1
+                    nbytes += len(frame)
+                    last_ts = ts
+                    try:
+                        seg = decode_tcp(linktype, frame, origlen)
+                        if not isinstance(seg, str):
+                            src, dst, sport, dport, seq, flags, payload, missing = seg
+                            table.packet(ts, src, dst, sport, dport, seq, flags, payload, missing)
                             continue
-                        if not isinstance(whole, str):
-                            packet(ts, *whole)
-                            continue
-                        why = whole
-                except (struct.error, IndexError):
-                    why = "truncated-header"
-                except Exception as e:  # a parser bug must not stop the stream: count and keep it
-                    c["internal-error"] += 1
-                    self._packet_dead_letter("net-internal-error", f"{type(e).__name__}: {e}",
-                                             source, ts, frame)
-                    continue
-                skipped[why] += 1
-                if why in MALFORMED:
-                    self._packet_dead_letter("packet-malformed", f"{why} in a frame of {len(frame)} bytes",
-                                             source, ts, frame)
-                elif why == "linktype-unsupported" and skipped[why] == 1:
-                    self._dead_letter("pcap-linktype", f"link type {linktype} is not supported; its packets "
-                                      "are counted as decode.linktype-unsupported", source, ts)
+                        why = seg
+                        if why == "ip-fragment":
+                            whole = self._fragment(frags, ts, linktype, frame)
+                            if whole is None:
+                                continue
+                            if not isinstance(whole, str):
+                                src, dst, sport, dport, seq, flags, payload, missing = whole
+                                table.packet(ts, src, dst, sport, dport, seq, flags, payload, missing)
+                                continue
+                            why = whole
+                    except (struct.error, IndexError):
+                        why = "truncated-header"
+                    except Exception as e:  # a parser bug must not stop the stream: count and keep it
+                        c["internal-error"] += 1
+                        self._packet_dead_letter("net-internal-error", f"{type(e).__name__}: {e}",
+                                                 source, ts, frame)
+                        continue
+                    skipped[why] += 1
+                    if why in MALFORMED:
+                        self._packet_dead_letter("packet-malformed", f"{why} in a frame of {len(frame)} bytes",
+                                                 source, ts, frame)
+                    elif why == "linktype-unsupported" and skipped[why] == 1:
+                        self._dead_letter("pcap-linktype", f"link type {linktype} is not supported; its "
+                                          "packets are counted as decode.linktype-unsupported", source, ts)
         finally:
             c["packets"] += packets
             c["bytes"] += nbytes

@@ -13,22 +13,25 @@ import socket
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from model.events import DeadLetter, Endpoint, Event, TlsInfo, make_event_id
+from model.events import DeadLetter, Endpoint, Event, TlsInfo, build_event, make_event_id
 from sensors.net.protocols import CLIENT, EITHER, MORE, NO, DataChannel, Message, Parser, ProtocolSpec
 from sensors.net.reassembly import TcpFlow
 
 #: Bytes of one side kept for sniffing before the flow is declared uninspected.
-SNIFF_LIMIT = 4096
+SNIFF_LIMIT: Final = 4096
 #: Payload bytes a flow may carry while no sniffer recognises either side.
-UNDETECTED_LIMIT = 64 << 10
+UNDETECTED_LIMIT: Final = 64 << 10
 #: Bound on the raw bytes a dead letter carries.
-DEAD_LETTER_PAYLOAD = 64 << 10
+DEAD_LETTER_PAYLOAD: Final = 64 << 10
 _EVENT_KEYS = {c: f"events.{c}" for c in ("http", "fhir", "hl7-mllp", "dicom", "smtp", "ftp", "ftp-data", "tls",
                                            "tcp", "postgres", "mysql")}
 #: Announced-but-unopened FTP data connections remembered per sensor (oldest dropped, counted).
-MAX_EXPECTATIONS = 4096
+MAX_EXPECTATIONS: Final = 4096
+#: The per-message tail of the event-id hash input: ``repr(direction) + "\x1f"`` (see _event_id).
+_DIRECTION_REPR: Final[dict[str, bytes]] = {"c2s": b"'c2s'\x1f", "s2c": b"'s2c'\x1f"}
+
 
 
 class Expectations:
@@ -361,7 +364,8 @@ class AppSession:
                 base.update(b"\x1f")
             self._id_base = base
         h = base.copy()
-        h.update(f"{direction!r}\x1f{ordinal!r}\x1f".encode())
+        tail = _DIRECTION_REPR.get(direction) or f"{direction!r}\x1f".encode("utf-8", "surrogatepass")
+        h.update(tail + str(ordinal).encode() + b"\x1f")
         return h.hexdigest()
 
     def message(self, msg: Message) -> None:
@@ -387,23 +391,9 @@ class AppSession:
             attrs.update(self._extra)
         if msg.tls is not None:
             self._tls = msg.tls
-        ev = Event(
-            event_id=self._event_id(direction, self._ordinals[idx]),
-            sensor_id=env.sensor_id,
-            observed_at=msg.ts,
-            source_kind="net",
-            channel=msg.channel,
-            src=src,
-            dst=dst,
-            actor=msg.actor,
-            encrypted=msg.encrypted,
-            tls=msg.tls,
-            content=content,
-            content_type=msg.content_type,
-            size=max(msg.size, len(content)),
-            truncated=truncated,
-            attributes=attrs,
-        )
+        ev = build_event(self._event_id(direction, self._ordinals[idx]), env.sensor_id, msg.ts, "net", msg.channel,
+                         src, dst, msg.actor, "", msg.encrypted, msg.tls, content, msg.content_type,
+                         max(msg.size, len(content)), truncated, attrs)
         counters = env.counters
         counters["events"] += 1
         counters[_EVENT_KEYS.get(msg.channel) or f"events.{msg.channel}"] += 1

@@ -11,7 +11,6 @@ belongs to: a restart then resumes mid-sequence exactly as if it had never stopp
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from model.config import LogsConfig
-from model.events import Event
+from model.events import Event, build_event
 
 _LOG_TAG = repr("log") + "\x1f"
 
@@ -132,53 +131,5 @@ def short_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-# -- building events fast -----------------------------------------------------------------------------
-_EVENT_FIELDS = ("event_id", "sensor_id", "observed_at", "source_kind", "channel", "src", "dst", "actor", "device",
-                 "encrypted", "tls", "content", "content_type", "size", "truncated", "attributes", "schema_version")
-
-
-def _event_builder() -> Callable[..., Event]:
-    """``Event(...)`` with all 16 fields before ``schema_version`` given positionally, at half the cost.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (~90 ns a
-    field, 1.6 us an event: the single largest cost of an access-log line). This sets the slots
-    through their descriptors instead. It is only used while Event has exactly the fields (and no
-    ``__post_init__``) it was written for; otherwise it is ``Event`` itself, so a change to the
-    model can cost speed, never correctness (tests/sensors/logs/formats/test_base.py)."""
-    fields = tuple(f.name for f in dataclasses.fields(Event))
-    if fields != _EVENT_FIELDS or hasattr(Event, "__post_init__") or not hasattr(Event, "__slots__"):
-        return Event
-    version = dataclasses.fields(Event)[-1].default
-    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16) = (
-        getattr(Event, n).__set__ for n in fields)
-    new = object.__new__
-
-    def build(event_id: str, sensor_id: str, observed_at: float, source_kind: str, channel: str, src: Any, dst: Any,
-              actor: str, device: str, encrypted: bool, tls: Any, content: bytes, content_type: str, size: int,
-              truncated: bool, attributes: dict[str, Any]) -> Event:
-        e = new(Event)
-        s0(e, event_id)
-        s1(e, sensor_id)
-        s2(e, observed_at)
-        s3(e, source_kind)
-        s4(e, channel)
-        s5(e, src)
-        s6(e, dst)
-        s7(e, actor)
-        s8(e, device)
-        s9(e, encrypted)
-        s10(e, tls)
-        s11(e, content)
-        s12(e, content_type)
-        s13(e, size)
-        s14(e, truncated)
-        s15(e, attributes)
-        s16(e, version)
-        return e
-
-    return build
-
-
-#: ``new_event(event_id, sensor_id, observed_at, source_kind, channel, src, dst, actor, device, encrypted,
-#: tls, content, content_type, size, truncated, attributes)`` == ``Event(...)`` with those arguments.
-new_event: Callable[..., Event] = _event_builder()
+#: ``new_event(...)`` == ``Event(...)`` with the 16 fields positionally (model.events.build_event).
+new_event: Callable[..., Event] = build_event

@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import struct
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from sensors.net.protocols.base import CLIENT, MORE, NO, SERVER, BoundedBuffer, Message, ParserContext
 
@@ -41,11 +42,12 @@ _US = {0x0100: "command_field", 0x0110: "message_id", 0x0120: "message_id_respon
        0x1022: "failed", 0x1023: "warning", 0x1031: "move_originator_message_id"}
 _STR = {0x0002: "affected_sop_class", 0x0003: "requested_sop_class", 0x1000: "affected_sop_instance",
         0x1001: "requested_sop_instance", 0x0600: "move_destination", 0x1030: "move_originator_ae"}
-_u16 = struct.Struct("<H").unpack_from
-_u32 = struct.Struct("<I").unpack_from
-_pdu = struct.Struct("!BxI").unpack_from
-_be16 = struct.Struct("!H").unpack_from
-_be32 = struct.Struct("!I").unpack_from
+# typed with the tuples they return: native integer arithmetic in the compiled build
+_u16: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("<H").unpack_from
+_u32: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("<I").unpack_from
+_pdu: Final[Callable[[bytes, int], tuple[int, int]]] = struct.Struct("!BxI").unpack_from
+_be16: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("!H").unpack_from
+_be32: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("!I").unpack_from
 
 
 def sniff(prefix: bytes) -> int:

@@ -8,16 +8,16 @@ framing bytes, bounded by ``max_message_bytes``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from sensors.net.protocols.base import CLIENT, MORE, NO, SERVER, BoundedBuffer, Message, ParserContext
 
-SB = 0x0B
-EB = 0x1C
-CR = 0x0D
-CONTENT_TYPE = "application/hl7-v2+er7"
-_MSH_PARSE_BYTES = 4096
-_MAX_SEGMENT_NAMES = 64
+SB: Final = 0x0B
+EB: Final = 0x1C
+CR: Final = 0x0D
+CONTENT_TYPE: Final = "application/hl7-v2+er7"
+_MSH_PARSE_BYTES: Final = 4096
+_MAX_SEGMENT_NAMES: Final = 64
 
 
 def sniff(prefix: bytes) -> int:
@@ -50,31 +50,38 @@ def parse_msh(content: bytes) -> dict[str, Any] | None:
     msh = segs[0].decode("utf-8", "replace")
     fs = msh[3]
     comp = msh[4] if len(msh) > 4 and msh[4] != fs else "^"
+    # MSH-i is fields[i-1] (MSH-1 is the separator itself); absent fields read as "". Plain
+    # indexing over a padded list, no helper closure: the compiled build calls this per message.
     fields = msh.split(fs)
-    nf = len(fields)
-
-    def f(i: int) -> str:  # MSH-i (MSH-1 is the separator itself, so MSH-i is fields[i-1])
-        return fields[i - 1] if nf >= i else ""
-
-    mtype_parts = f(9).split(comp)
+    if len(fields) < 12:
+        fields += [""] * (12 - len(fields))
+    mtype_parts = fields[8].split(comp)
     if mtype_parts[0] == "ACK":
         mtype = "ACK"
     else:
-        mtype = comp.join(p for p in mtype_parts[:2] if p)
+        mtype = comp.join([p for p in mtype_parts[:2] if p])
     attrs: dict[str, Any] = {
         "message_type": mtype,
         "message_structure": mtype_parts[2] if len(mtype_parts) > 2 else "",
-        "control_id": f(10),
-        "sending_app": f(3).split(comp, 1)[0],
-        "sending_facility": f(4).split(comp, 1)[0],
-        "receiving_app": f(5).split(comp, 1)[0],
-        "receiving_facility": f(6).split(comp, 1)[0],
-        "version": f(12).split(comp, 1)[0],
+        "control_id": fields[9],
+        "sending_app": fields[2].split(comp, 1)[0],
+        "sending_facility": fields[3].split(comp, 1)[0],
+        "receiving_app": fields[4].split(comp, 1)[0],
+        "receiving_facility": fields[5].split(comp, 1)[0],
+        "version": fields[11].split(comp, 1)[0],
     }
-    names = list(dict.fromkeys(seg[:3] for seg in segs if seg))[:_MAX_SEGMENT_NAMES]
+    seen: dict[bytes, None] = {}
+    msa_raw = b""
+    for seg in segs:
+        if seg:
+            name = seg[:3]
+            if name not in seen:
+                seen[name] = None
+            if not msa_raw and name == b"MSA":
+                msa_raw = seg
+    names = list(seen)[:_MAX_SEGMENT_NAMES]
     attrs["segments"] = [n.decode("latin-1") for n in names]
     if b"MSA" in names:
-        msa_raw = next(seg for seg in segs if seg.startswith(b"MSA"))
         msa = msa_raw.decode("utf-8", "replace").split(fs)
         attrs["ack_code"] = msa[1] if len(msa) > 1 else ""
         attrs["ack_control_id"] = msa[2] if len(msa) > 2 else ""

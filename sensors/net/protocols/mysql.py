@@ -11,7 +11,7 @@ tab-separated text up to ``max_message_bytes``. Binary (prepared-statement) rows
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from sensors.net.protocols.base import CLIENT, MORE, NO, SERVER, ParserContext
 from sensors.net.protocols.db import QUERY_ATTR, Result, query_message, result_message
@@ -22,9 +22,9 @@ CLIENT_SSL = 0x800
 CLIENT_SECURE_CONNECTION = 0x8000
 CLIENT_PLUGIN_AUTH_LENENC = 0x200000
 CLIENT_DEPRECATE_EOF = 0x1000000
-MAX_PACKET = 1 << 24
+MAX_PACKET: Final = 1 << 24
 #: Packets larger than this are skipped (counted as a row when rows are being read), never buffered.
-MAX_BUFFERED = 1 << 20
+MAX_BUFFERED: Final = 1 << 20
 COMMANDS = {0x01: "COM_QUIT", 0x02: "COM_INIT_DB", 0x03: "COM_QUERY", 0x0E: "COM_PING",
             0x16: "COM_STMT_PREPARE", 0x17: "COM_STMT_EXECUTE", 0x19: "COM_STMT_CLOSE"}
 

@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from sensors.net.protocols.base import CLIENT, MORE, NO, SERVER, ParserContext
 from sensors.net.protocols.db import QUERY_ATTR, Result, query_message, result_message
 
-SSL_REQUEST = 80877103
-GSSENC_REQUEST = 80877104
-CANCEL_REQUEST = 80877102
-PROTOCOL_3 = 196608
+SSL_REQUEST: Final = 80877103
+GSSENC_REQUEST: Final = 80877104
+CANCEL_REQUEST: Final = 80877102
+PROTOCOL_3: Final = 196608
 #: Messages larger than this are skipped (counted), never buffered: a DataRow can be 1 GB.
-MAX_MESSAGE = 1 << 20
-_be32 = struct.Struct("!I").unpack_from
-_be16 = struct.Struct("!H").unpack_from
-_hdr = struct.Struct("!cI").unpack_from
-_drow = struct.Struct("!BIH").unpack_from  # DataRow: type, length, column count
+MAX_MESSAGE: Final = 1 << 20
+# Typed with the tuples they return (struct says tuple[Any, ...]): the compiled build then does
+# native integer arithmetic on the fields instead of generic Python operations.
+_be32: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("!I").unpack_from
+_be16: Final[Callable[[bytes, int], tuple[int]]] = struct.Struct("!H").unpack_from
+_hdr: Final[Callable[[bytes, int], tuple[bytes, int]]] = struct.Struct("!cI").unpack_from
+#: DataRow: type, length, column count
+_drow: Final[Callable[[bytes, int], tuple[int, int, int]]] = struct.Struct("!BIH").unpack_from
 
 
 def sniff(prefix: bytes) -> int:
@@ -234,13 +238,13 @@ class PostgresParser:
         assert res is not None
         out = res.buf
         room = out.limit - len(out.data)
-        lines: list[bytes] = []
+        parts: list[bytes] = []  # values, tabs and newlines of the rendered rows, joined once
+        add = parts.append
         be32 = _be32
         drow = _drow
         rows = 0
         wire = 0
         cut = 0
-        add_line = lines.append
         while pos + 7 <= n and buf[pos] == 0x44:  # 'D'
             _, ln, ncols = drow(buf, pos)
             end = pos + 1 + ln
@@ -249,30 +253,33 @@ class PostgresParser:
             rows += 1
             wire += ln - 4
             if room > 0:
-                vals: list[bytes] = []
-                add = vals.append
                 p = pos + 7
-                for _ in range(ncols):
+                width = 1  # of the rendered line: values, tabs between them, the newline
+                for k in range(ncols):
                     if p + 4 > end:  # fewer column bytes than the column count says: keep what is whole
                         break
                     vl = be32(buf, p)[0]
                     p += 4
+                    if k:
+                        add(b"\t")
+                        width += 1
                     if vl == 0xFFFFFFFF:
                         add(b"\\N")
+                        width += 2
                     else:
                         q = p + vl
                         if q > end:  # a value never reads past its own DataRow
                             q = end
                         add(buf[p:q])
+                        width += q - p
                         p = q
-                line = b"\t".join(vals) + b"\n"
-                add_line(line)
-                room -= len(line)
+                add(b"\n")
+                room -= width
             else:
                 cut += ln - 4  # past the bound: keep counting (wire bytes) so size stays honest
             pos = end
-        if lines:
-            out.add(b"".join(lines))
+        if parts:
+            out.add(b"".join(parts))
         out.size += cut
         res.rows += rows
         res.wire += wire

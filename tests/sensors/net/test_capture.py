@@ -191,3 +191,48 @@ def test_snaplen_cut_payload_becomes_a_gap(tmp_path):
     assert_clean(stats)
     assert stats["tcp.snaplen-gap"] >= 1
     assert len(events) == 1 and events[0].attributes.get("incomplete") is True
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek back (a pipe, stdin): the reader must glue buffers instead."""
+
+    def __init__(self, data: bytes) -> None:
+        self._src = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        return self._src.read(n)
+
+
+def _many_records(n: int, size: int) -> tuple[bytes, list[tuple[float, int, bytes, int]]]:
+    hdr = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    out, want = [hdr], []
+    for i in range(n):
+        frame = bytes([i & 255]) * (size + i % 7)
+        out.append(struct.pack("<IIII", 1_000 + i, 250_000, len(frame), len(frame) + 3) + frame)
+        want.append((1_000 + i + 0.25, 1, frame, len(frame) + 3))
+    return b"".join(out), want
+
+
+@pytest.mark.parametrize("stream", ["seekable", "pipe"])
+def test_batches_hand_out_every_record_in_order_across_buffer_refills(stream):
+    from sensors.net.capture import _CHUNK, BATCH
+
+    data, want = _many_records(3_100, 1_500)  # ~4.7 MB: records straddle the 4 MB read buffer
+    assert len(data) > _CHUNK
+    cut = len(data) - 700  # and the file ends inside the last record
+    fh = io.BytesIO(data[:cut]) if stream == "seekable" else _Pipe(data[:cut])
+    cap = CaptureFile(fh, "many")  # type: ignore[arg-type]
+    batches = list(cap.batches())
+    assert all(0 < len(b) <= BATCH for b in batches)
+    got = [r for b in batches for r in b]
+    assert got == want[:-1]
+    assert cap.records == len(want) - 1
+    assert cap.problem is not None and cap.problem.reason == "pcap-truncated"
+    assert f"inside packet {len(want)} " in cap.problem.detail
+    assert list(CaptureFile(io.BytesIO(data), "many")) == want  # iteration = the batches, flattened
