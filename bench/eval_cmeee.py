@@ -30,9 +30,10 @@ Two protocols, both always reported (docs/evaluation.md "CMeEE"):
 first, report the second as unseen.
 
 Note on CMeEE ``dru``: it labels drug classes (抗生素, 大环内酯类抗生素) and dosage forms (干粉吸入剂)
-as drugs; healthdlp reports a named medicine (阿奇霉素, 头孢曲松钠), not a class word, because a
-class word says nothing about a person's treatment (docs/evaluation.md). Those labels count as
-misses in the recall figure.
+as drugs. healthdlp reports class words as DRUG too (detector ``drug_class``, lower score than a
+named medicine): under GB/T 39725 medication information is health data, so 予抗生素治疗 in a
+clinical sentence is a medication mention (docs/evaluation.md "CMeEE"). Dosage forms and 中药 are
+not reported and count as misses.
 """
 
 from __future__ import annotations
