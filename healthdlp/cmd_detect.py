@@ -19,9 +19,10 @@ import binascii
 import json
 import os
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
+
+from healthdlp.progress import ProgressBar
 
 
 def register(sub: Any) -> None:
@@ -124,27 +125,6 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-class ProgressBar:
-    """A one-line bar on stderr, redrawn at most ten times a second."""
-
-    def __init__(self, total: int, out: IO[str], enabled: bool) -> None:
-        self.total, self.out, self.enabled = max(total, 1), out, enabled
-        self.t0 = self.last = time.monotonic()
-
-    def __call__(self, done: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.1 and done < self.total):
-            return
-        self.last = now
-        frac = min(done / self.total, 1.0)
-        bar = "#" * int(30 * frac)
-        rate = done / max(now - self.t0, 1e-9)
-        self.out.write(f"\r[{bar:<30}] {done}/{self.total} records  {rate:,.0f}/s")
-        if done >= self.total:
-            self.out.write("\n")
-        self.out.flush()
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from detectors.evaluation import CorpusError, Span, evaluate, format_table, read_corpus
 
@@ -159,12 +139,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     engine = _engine(args)
     types = frozenset(t.strip() for t in args.types.split(",") if t.strip()) or None
-    bar = ProgressBar(len(records), sys.stderr, args.progress or sys.stderr.isatty())
+    bar = ProgressBar(sys.stderr, args.progress or sys.stderr.isatty(), rate=True)
 
     def predict(text: str) -> list[Span]:
         return [Span(f.start, f.end, f.entity_type) for f in engine.scan_text(text)]
 
-    rep = evaluate(records, predict, types=types, keep_errors=args.errors, progress=bar)
+    rep = evaluate(records, predict, types=types, keep_errors=args.errors,
+                   progress=lambda done: bar(done, len(records)))
+    bar(len(records), len(records), force=True)
+    bar.close()
     if args.json:
         out = rep.as_dict()
         if args.errors:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from healthdlp.progress import ProgressBar
 from model.alerts import Alert
 from model.config import Config, load_config
 from model.events import DeadLetter, Event
@@ -212,31 +213,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 # -- replay from stored events (the Kafka events topic) ------------------------------------------
-
-
-class ProgressBar:
-    """``[#####.....] 1,234/5,000 records`` on stderr, redrawn at most 10 times a second (TTY only)."""
-
-    def __init__(self, out: Any, enabled: bool, width: int = 30) -> None:
-        self.out, self.enabled, self.width = out, enabled, width
-        self._last = 0.0
-        self._drawn = False
-
-    def __call__(self, done: int, total: int, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not force and now - self._last < 0.1):
-            return
-        self._last = now
-        frac = done / total if total else 1.0
-        fill = min(self.width, int(frac * self.width))
-        self.out.write(f"\r[{'#' * fill}{'.' * (self.width - fill)}] {done:,}/{total:,} records")
-        self.out.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        if self._drawn:
-            self.out.write("\n")
-            self.out.flush()
 
 
 def _kafka_bootstrap(args: argparse.Namespace, cfg: Config) -> str:
