@@ -97,6 +97,18 @@ class _Half:
         self.start_ts = 0.0
 
 
+def _past_frame_end(h: _Half, data: bytes, eb: int) -> int:
+    """The position after the frame's FS byte at ``eb`` and the CR that closes an MLLP frame; when
+    the FS is the chunk's last byte, the CR is skipped at the start of the next chunk instead."""
+    pos = eb + 1
+    if pos < len(data):
+        if data[pos] == CR:
+            pos += 1
+    else:
+        h.skip_cr = True
+    return pos
+
+
 class MllpParser:
     def __init__(self, ctx: ParserContext) -> None:
         self._ctx = ctx
@@ -122,12 +134,7 @@ class MllpParser:
                     # fast path: the whole frame is in this chunk (small HL7 messages): no buffer copy
                     content = data[sb + 1 : eb]
                     self._emit(from_client, content, len(content), False, ts, incomplete=False)
-                    pos = eb + 1
-                    if pos < n:
-                        if data[pos] == CR:
-                            pos += 1
-                    else:
-                        h.skip_cr = True
+                    pos = _past_frame_end(h, data, eb)
                     continue
                 h.body = BoundedBuffer(self._ctx.max_message_bytes)
                 h.start_ts = ts
@@ -139,12 +146,7 @@ class MllpParser:
                 return
             h.body.add(data[pos:eb])
             self._finish(from_client, h, incomplete=False)
-            pos = eb + 1
-            if pos < n:
-                if data[pos] == CR:
-                    pos += 1
-            else:
-                h.skip_cr = True
+            pos = _past_frame_end(h, data, eb)
 
     def gap(self, from_client: bool, nbytes: int, ts: float) -> None:
         h = self._halves[from_client]
