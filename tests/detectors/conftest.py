@@ -3,6 +3,9 @@ implementations (so a bug in detectors/validators.py cannot make its own tests p
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from detectors import Engine, build_engine, load_catalogue
@@ -10,6 +13,19 @@ from detectors.catalogue import Catalogue
 from model.config import DetectorsConfig
 
 KEY = b"test-hash-key-not-secret"
+NER_ID = "person_name_zh_ner"
+
+
+def ner_tuning(dir_: Path, body: str) -> str:
+    """A tuning file setting the name tagger to ``body`` (a YAML flow mapping); one file per body."""
+    path = dir_ / f"tuning-{re.sub(r'[^a-z0-9]+', '-', body.lower()).strip('-')}.yaml"
+    path.write_text(f"version: 1\ndetectors:\n  {NER_ID}: {body}\n", encoding="utf-8")
+    return str(path)
+
+
+def ner_names(engine: Engine, text: str) -> list[str]:
+    """The texts the name tagger reported in ``text``."""
+    return [text[f.start : f.end] for f in engine.scan_text(text) if f.detector_id == NER_ID]
 
 
 def gb11643_complete(first17: str) -> str:

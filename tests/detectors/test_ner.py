@@ -10,15 +10,11 @@ import pytest
 from detectors import Engine, build_engine
 from detectors.ner import NER_DETECTORS
 from model.config import DetectorsConfig
-from tests.detectors.conftest import KEY
-
-NER_ID = "person_name_zh_ner"
+from tests.detectors.conftest import KEY, NER_ID, ner_names, ner_tuning
 
 
 def _tuning(dir_: Path, enabled: bool) -> str:
-    path = dir_ / f"tuning-{enabled}.yaml"
-    path.write_text(f"version: 1\ndetectors:\n  {NER_ID}: {{enabled: {str(enabled).lower()}}}\n", encoding="utf-8")
-    return str(path)
+    return ner_tuning(dir_, f"{{enabled: {str(enabled).lower()}}}")
 
 
 @pytest.fixture(scope="module", params=["hyperscan", "python"])
@@ -26,10 +22,6 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """The bundled catalogue with the (opt-in) tagger switched on, on both prefilter backends."""
     cfg = DetectorsConfig(tuning=_tuning(tmp_path_factory.mktemp("ner"), True))
     return build_engine(cfg, KEY, prefilter=request.param)
-
-
-def _ner(engine: Engine, text: str) -> list[str]:
-    return [text[f.start : f.end] for f in engine.scan_text(text) if f.detector_id == NER_ID]
 
 
 @pytest.mark.parametrize(
@@ -44,7 +36,7 @@ def _ner(engine: Engine, text: str) -> list[str]:
     ],
 )
 def test_ner_must_flag(engine: Engine, text: str, name: str | None) -> None:
-    found = _ner(engine, text)
+    found = ner_names(engine, text)
     assert found, text
     if name is not None:
         assert name in found
@@ -64,7 +56,7 @@ def test_ner_must_flag(engine: Engine, text: str, name: str | None) -> None:
     ],
 )
 def test_ner_must_not_flag(engine: Engine, text: str) -> None:
-    assert _ner(engine, text) == [], text
+    assert ner_names(engine, text) == [], text
 
 
 def test_ner_scores_below_label_anchored_names(engine: Engine) -> None:
@@ -85,7 +77,7 @@ def test_ner_context_word_raises_score(engine: Engine) -> None:
 
 
 def test_ner_negative_context_drops_candidate(engine: Engine) -> None:
-    assert _ner(engine, "我们在王建国酒店住了一晚") == []
+    assert ner_names(engine, "我们在王建国酒店住了一晚") == []
 
 
 def test_ner_only_runs_on_windows_with_a_surname(engine: Engine) -> None:
@@ -103,17 +95,17 @@ def test_ner_is_opt_in_and_can_be_switched_off(tmp_path: Path) -> None:
         DetectorsConfig(tuning=_tuning(tmp_path, False)),
     ):
         eng = build_engine(cfg, KEY)
-        assert _ner(eng, text) == []
+        assert ner_names(eng, text) == []
         assert all(d.kind != "ner" for d in eng.describe())
     on = build_engine(DetectorsConfig(tuning=_tuning(tmp_path, True)), KEY)
-    assert _ner(on, text) == ["王建国", "刘晓燕"]
+    assert ner_names(on, text) == ["王建国", "刘晓燕"]
     # ``enabled: true`` in the tuning file overrides ``disabled``, as for catalogue detectors
-    assert _ner(build_engine(DetectorsConfig(disabled=(NER_ID,), tuning=_tuning(tmp_path, True)), KEY), text)
+    assert ner_names(build_engine(DetectorsConfig(disabled=(NER_ID,), tuning=_tuning(tmp_path, True)), KEY), text)
 
 
 def test_ner_does_not_take_spans_of_rule_detectors(engine: Engine) -> None:
     text = "检验：谷丙转氨酶 45 U/L"  # 谷 is a surname; the lab result wins
-    assert _ner(engine, text) == []
+    assert ner_names(engine, text) == []
     assert any(f.entity_type == "LAB_RESULT" for f in engine.scan_text(text))
 
 

