@@ -8,7 +8,6 @@ the stored alerts (ids match the replayed ones), and the dead letter is reported
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import time
 import uuid
@@ -18,34 +17,23 @@ import pytest
 import yaml
 
 from detectors import build_engine
-from healthdlp import cmd_replay
 from model.alerts import Alert
 from model.codec import encode_batch
 from model.config import load_config
 from model.events import Endpoint, Event
 from stream.policy import BUNDLED_RULES, load_policy
+from tests.healthdlp.test_cmd_replay import parse
+from tests.stream.test_e2e_worker import cn_id
 
 pytestmark = pytest.mark.integration
 DAY = 86400
 KEY = "replay-stored-test-key"
 
 
-def cn_id(base17: str) -> str:
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return base17 + "10X98765432"[sum(int(a) * w for a, w in zip(base17, weights, strict=True)) % 11]
-
-
 def cleartext(i: int, at: float) -> Event:
     body = f"患者姓名:王五 身份证号:{cn_id(f'11010519500101{i:03d}')} 诊断:2型糖尿病".encode()
     return Event(f"rs-{i}", "ward", at, "net", "http", src=Endpoint("10.1.0.5", 41000 + i),
                  dst=Endpoint("10.1.0.9", 80), content=body, content_type="text/plain", size=len(body))
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    p.add_argument("--config")
-    cmd_replay.register(p.add_subparsers(dest="command", required=True))
-    return p.parse_args(list(argv))
 
 
 @pytest.fixture()
