@@ -154,8 +154,9 @@ def cmd_sensor(args: argparse.Namespace) -> int:
         if args.kind == "net":
             from sensors.net import NetSensor, build_kind
 
-            print(f"healthdlp sensor net: {build_kind()} build"
-                  + ("" if build_kind() == "compiled" else " (scripts/build-native.sh builds the faster compiled one)"),
+            kind = build_kind()
+            print(f"healthdlp sensor net: {kind} build"
+                  + ("" if kind == "compiled" else " (scripts/build-native.sh builds the faster compiled one)"),
                   file=sys.stderr)
             net = NetSensor(cfg.net, cfg.sensor_id, sink)
             if args.pcap:
