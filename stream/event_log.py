@@ -36,6 +36,7 @@ from typing import Any
 from model.codec import CodecError, decode_batch
 from model.config import KafkaConfig
 from model.events import DeadLetter, Event
+from stream.pipeline import scrub_exception
 
 PATH_BY_TIMESTAMP = "start offsets by timestamp"
 PATH_SCANNED = "scanned from earliest"
@@ -95,7 +96,7 @@ def decode_record(value: bytes | None, source: str, timestamp_ms: int) -> list[E
     except CodecError as e:
         return DeadLetter("replay", e.reason, e.detail, source, at, payload=value)
     except (ValueError, TypeError) as e:  # a model constructor refusing a field the codec let through
-        return DeadLetter("replay", "event-invalid", f"{type(e).__name__}: {e}"[:300], source, at, payload=value)
+        return DeadLetter("replay", "event-invalid", scrub_exception(e), source, at, payload=value)
 
 
 Progress = Callable[[int, int], None]

@@ -63,12 +63,17 @@ class PipelineStats:
         return d
 
 
-def safe_detail(stage: str, event: Event, exc: BaseException) -> str:
-    """Exception class and message, with possible content (long digit runs, CJK text) masked, bounded."""
+def scrub_exception(exc: BaseException) -> str:
+    """``Class: message`` with possible content (long digit runs, CJK text) masked, bounded: an
+    exception raised on content may quote it, and dead-letter details go to logs and the store."""
     msg = _SCRUB.sub(lambda m: "*" * len(m.group()), str(exc))
     if len(msg) > MAX_DETAIL:
         msg = msg[:MAX_DETAIL] + "…"
-    return f"{stage} failed on event {event.event_id} ({event.channel}): {type(exc).__name__}: {msg}"
+    return f"{type(exc).__name__}: {msg}"
+
+
+def safe_detail(stage: str, event: Event, exc: BaseException) -> str:
+    return f"{stage} failed on event {event.event_id} ({event.channel}): {scrub_exception(exc)}"
 
 
 class Pipeline:

@@ -83,6 +83,17 @@ def test_decode_record_turns_a_model_refusal_into_a_dead_letter(monkeypatch: pyt
     assert isinstance(dl, DeadLetter) and dl.reason == "event-invalid" and "size must not be negative" in dl.detail
 
 
+def test_a_refusal_quoting_content_is_scrubbed_in_the_dead_letter_detail(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the detail is printed by `healthdlp replay`; an exception may quote the value it refused
+    def refuse(raw: bytes) -> list[Event]:
+        raise ValueError("bad actor 张三 id 11010519491231002X")
+
+    monkeypatch.setattr("stream.event_log.decode_batch", refuse)
+    dl = decode_record(b"{}", "t/0@1", 0)
+    assert isinstance(dl, DeadLetter) and dl.reason == "event-invalid"
+    assert "张三" not in dl.detail and "11010519491231002" not in dl.detail and dl.detail.startswith("ValueError: bad")
+
+
 # -- integration: a real Tansu broker ------------------------------------------------------------
 
 
