@@ -61,11 +61,16 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(path)
 
 
-def _parse_duration(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text and text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
-        return float(text[:-1]) * units[text[-1]]
-    raise argparse.ArgumentTypeError(f"bad duration {text!r}: use e.g. 30m, 24h, 7d")
+def _parse_since(text: str) -> float:
+    """``--since``: a duration back from now or an ISO time, as ``healthdlp replay`` takes it."""
+    import time
+
+    from stream.event_log import parse_time_spec
+
+    try:
+        return parse_time_spec(text, time.time())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 # --- scan / demo -------------------------------------------------------------------------------
@@ -208,7 +213,6 @@ def _open_store(cfg: Config) -> Any:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    import time
 
     from store.format import format_jsonl, format_table
 
@@ -216,7 +220,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     store = _open_store(cfg)
     try:
         alerts = store.query_alerts(
-            since=time.time() - args.since if args.since else None,
+            since=args.since,
             rule_id=args.rule,
             severity_min=args.severity,
             channel=args.channel,
@@ -304,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_process)
 
     a = sub.add_parser("alerts", help="list stored alerts")
-    a.add_argument("--since", type=_parse_duration, help="e.g. 30m, 24h, 7d")
+    a.add_argument("--since", type=_parse_since,
+                   help="how far back: 30m, 24h, 1h30m, 7d, 2w, or an ISO time (2026-11-18T08:00+08:00)")
     a.add_argument("--rule")
     a.add_argument("--severity", choices=SEVERITIES, help="minimum severity")
     a.add_argument("--channel")

@@ -25,7 +25,6 @@ already dead-lettered them when they arrived, so they are reported, not re-sent.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from model import durations
 from model.codec import CodecError, decode_batch
 from model.config import KafkaConfig
 from model.events import DeadLetter, Event
@@ -41,8 +41,6 @@ from stream.pipeline import scrub_exception
 PATH_BY_TIMESTAMP = "start offsets by timestamp"
 PATH_SCANNED = "scanned from earliest"
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_AGO = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 #: Dead letters kept with their detail for the report; beyond this only the reason is counted.
 MAX_KEPT_DEAD_LETTERS = 20
 
@@ -52,13 +50,15 @@ class EventLogError(RuntimeError):
 
 
 def parse_time_spec(text: str, now: float) -> float:
-    """``7d``/``24h``/``90m``/``30s``/``2w`` before ``now``, or an ISO-8601 time (naive = local time).
+    """A duration before ``now`` (``7d``, ``24h``, ``1h30m``, ``2w``: :mod:`model.durations`), or an
+    ISO-8601 time (naive = local time).
 
     Returns epoch seconds; raises ValueError with a message fit for the command line.
     """
-    m = _AGO.match(text)
-    if m:
-        return now - int(m.group(1)) * _UNITS[m.group(2)]
+    try:
+        return now - durations.parse_duration(text)
+    except ValueError:
+        pass
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from model import durations
 from model.taxonomy import CHANNELS, CLEARTEXT_CAPABLE, MAX_LEVEL, MIN_LEVEL
 
 Parser = Callable[[Any], Any]
@@ -21,8 +22,6 @@ Parser = Callable[[Any], Any]
 #: Longest window a rule may ask for: window state is per principal and must stay bounded.
 MAX_WINDOW_S = 31 * 86400.0
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
 @dataclass(frozen=True)
@@ -61,15 +60,15 @@ def boolean(v: Any) -> bool:
 
 
 def parse_duration(v: Any) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h"``, ``"1h30m"``, ``"1d"``; positive and ≤ 31 days."""
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h"``, ``"1h30m"``, ``"1d"`` (the grammar of
+    :mod:`model.durations`); positive and ≤ 31 days, because window state is kept per principal."""
     if _is_int(v) or isinstance(v, float):
         seconds = float(v)
     elif isinstance(v, str) and v.strip():
-        text = v.strip().replace(" ", "")
-        pieces = _DURATION.findall(text)
-        if not pieces or "".join(n + u for n, u in pieces) != text:
-            raise ValueError(f"must be a duration such as '15m', '1h' or '1h30m', not {v!r}")
-        seconds = sum(float(n) * _UNITS[u] for n, u in pieces)
+        try:
+            seconds = durations.parse_duration(v)
+        except ValueError:
+            raise ValueError(f"must be a duration such as '15m', '1h' or '1h30m', not {v!r}") from None
     else:
         raise ValueError(f"must be a duration such as '15m', '1h' or '1h30m', not {v!r}")
     if not 0 < seconds <= MAX_WINDOW_S:

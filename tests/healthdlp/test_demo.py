@@ -36,3 +36,7 @@ def test_demo_runs_stores_and_is_idempotent(tmp_path: Path) -> None:
     assert len(listed.stdout.strip().splitlines()) == 6
     crit = _run(tmp_path, "alerts", "--severity", "critical")
     assert "critical" in crit.stdout and "high " not in crit.stdout
+    since = _run(tmp_path, "alerts", "--format", "jsonl", "--since", "2000-01-01T00:00:00Z")
+    assert len(since.stdout.strip().splitlines()) == 6, since.stderr  # ISO times, as replay takes them
+    bad = _run(tmp_path, "alerts", "--since", "7 days")
+    assert bad.returncode == 2 and "neither a duration (7d, 24h, 90m) nor an ISO time" in bad.stderr
