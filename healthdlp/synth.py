@@ -33,6 +33,11 @@ def citizen_id_check(first17: str) -> str:
     return "10X98765432"[s % 11]
 
 
+def citizen_id_complete(first17: str) -> str:
+    """``first17`` with its GB 11643 check character appended: a valid resident ID."""
+    return first17 + citizen_id_check(first17)
+
+
 def luhn_complete(prefix: str) -> str:
     """Append the Luhn check digit to ``prefix``."""
     total = 0

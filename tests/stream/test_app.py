@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import faust
 import pytest
 
+from healthdlp.synth import citizen_id_complete as cn_id
 from model.alerts import Alert
 from model.codec import encode_batch
 from model.config import Config, KafkaConfig, StreamConfig
@@ -27,12 +28,6 @@ from stream.policy.windows import MemoryWindowStore, WindowStore
 from stream.windows_faust import FaustWindowStore, define_window_table
 
 HASH_KEY = b"test-hash-key-not-secret"
-
-
-def cn_id(base17: str) -> str:
-    """A valid GB 11643 resident ID (ISO 7064 MOD 11-2 check digit)."""
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return base17 + "10X98765432"[sum(int(a) * w for a, w in zip(base17, weights, strict=True)) % 11]
 
 
 def cleartext_event(i: int) -> Event:

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
+from healthdlp.synth import citizen_id_complete as cn_id
 from model.codec import decode_alert, decode_dead_letter
 from model.config import KafkaConfig, load_config
 from model.events import Endpoint, Event
@@ -40,11 +41,6 @@ from sensors.kafka_topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
-
-
-def cn_id(base17: str) -> str:
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return base17 + "10X98765432"[sum(int(a) * w for a, w in zip(base17, weights, strict=True)) % 11]
 
 
 def cleartext_event(i: int) -> Event:
