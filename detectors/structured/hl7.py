@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from detectors.hit import Hit
 from detectors.terms import FieldSpec, StructuredSpec
-from detectors.validators import calendar_date, cn_mobile, gb11643, icd10, us_ssn
+from detectors.validators import calendar_date, cn_mobile, email, gb11643, icd10, us_ssn
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,11 @@ class Part:
         return self.start + len(self.text)
 
 
+_LEAD = "\ufeff\x0b \r\n\t"  # MLLP start block, whitespace and a UTF-8 BOM (exported .hl7 files)
+
+
 def looks_like_hl7(text: str) -> bool:
-    t = text.lstrip("\x0b \r\n\t")
+    t = text.lstrip(_LEAD)
     return len(t) > 8 and t.startswith("MSH") and not t[3].isalnum()
 
 
@@ -53,7 +56,8 @@ def _split(p: Part, sep: str) -> list[Part]:
 def _segments(text: str) -> Iterator[Part]:
     pos = 0
     for line in text.replace("\n", "\r").split("\r"):
-        yield Part(line, pos)
+        seg = line.lstrip(_LEAD)  # the first segment may carry the BOM / MLLP start byte
+        yield Part(seg, pos + len(line) - len(seg))
         pos += len(line) + 1
 
 
@@ -84,9 +88,16 @@ def _hit(
     )
 
 
+def _not_an_id(value: str) -> bool:
+    """"", "1" (a sequence number) or one character repeated ("00000-0000000", "AAAAAA": the
+    placeholders of de-identified test messages) cannot identify anyone."""
+    chars = [c for c in value if c.isalnum()]
+    return len(chars) < 2 or len(set(chars)) == 1
+
+
 def _cx(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools) -> list[Hit]:
     ident = rep[0]
-    if not ident.text.strip():
+    if _not_an_id(ident.text):
         return []
     type_code = rep[4].text.strip().upper() if len(rep) > 4 else ""
     entity = f.by_type_code.get(type_code, f.entity)
@@ -126,9 +137,21 @@ def _span(parts: list[Part]) -> tuple[int, int, str] | None:
     return used[0].start, used[-1].end, " ".join(p.text for p in used)
 
 
+def _name_hit(spec: StructuredSpec, f: FieldSpec, parts: list[Part]) -> list[Hit]:
+    sp = _span(parts)
+    if sp is None or not any(c.isalpha() for c in sp[2]):  # "2721", "^^^": not a name
+        return []
+    return [_hit(spec, f.path, f.entity, sp[0], sp[1], sp[2])]
+
+
 def _xpn(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools) -> list[Hit]:
-    sp = _span(rep[:3])
-    return [_hit(spec, f.path, f.entity, sp[0], sp[1], sp[2])] if sp else []
+    return _name_hit(spec, f, rep[:3])  # family ^ given ^ middle
+
+
+def _xcn(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools) -> list[Hit]:
+    """XCN (attending/referring doctor, observer): ID ^ family ^ given ^ middle; the person's name
+    is components 2-4. The staff ID in component 1 is not a data subject's identifier."""
+    return _name_hit(spec, f, rep[1:4])
 
 
 def _xad(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools) -> list[Hit]:
@@ -145,6 +168,16 @@ def _ts(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools) ->
 
 
 def _xtn(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools) -> list[Hit]:
+    """XTN: legacy number (1), e-mail (4), area code + local number (6, 7), unformatted (12)."""
+    if len(rep) > 3 and "@" in rep[3].text and email(rep[3].text.strip()).ok:
+        p = rep[3]
+        return [_hit(spec, f.path, "EMAIL_ADDRESS", p.start, p.end, p.text, "email", "valid:syntax")]
+    if len(rep) > 6 and rep[5].text.strip() and rep[6].text.strip():
+        num = rep[5].text + rep[6].text
+        if 7 <= sum(c.isdigit() for c in num) <= 16:
+            v = cn_mobile(num)
+            result = "valid:segment" if v.ok else "none:landline-or-foreign"
+            return [_hit(spec, f.path, f.entity, rep[5].start, rep[6].end, num, "cn_mobile", result)]
     for idx in (0, 11, 6):
         if idx < len(rep) and sum(c.isdigit() for c in rep[idx].text) >= 7:
             p = rep[idx]
@@ -169,9 +202,20 @@ def _ce_diagnosis(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl
     return out
 
 
+def _dx_text(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools) -> list[Hit]:
+    """DG1-4 diagnosis description (free text, deprecated in v2.5+ but still sent)."""
+    p = rep[0]
+    if not any(c.isalpha() for c in p.text):
+        return []
+    entity, note = tools.classify_text(p.text)
+    return [_hit(spec, f.path, entity, p.start, p.end, p.text, note=note)]
+
+
 def _plain(spec: StructuredSpec, f: FieldSpec, rep: list[Part], tools: Hl7Tools) -> list[Hit]:
     p = rep[0]
     if not p.text.strip():
+        return []
+    if f.entity in _ID_FIELDS and _not_an_id(p.text):
         return []
     if f.entity in _ID_FIELDS and gb11643(p.text).ok:  # China: the social-security no. is the citizen ID
         return [_hit(spec, f.path, "CN_RESIDENT_ID", p.start, p.end, p.text, "gb11643", "valid:mod11-2")]
@@ -188,22 +232,54 @@ def _whole(spec: StructuredSpec, f: FieldSpec, field: Part, tools: Hl7Tools) -> 
 
 
 Handler = Callable[[StructuredSpec, FieldSpec, list[Part], Hl7Tools], list[Hit]]
-#: HL7 data type of each supported field → how its components are read. Unlisted fields: _plain.
-HANDLERS: dict[str, Handler] = {
-    "PID-3": _cx,
-    "PID-5": _xpn,
-    "PID-7": _ts,
-    "PID-11": _xad,
-    "PID-13": _xtn,
-    "PID-14": _xtn,
-    "PID-19": _plain,
-    "DG1-3": _ce_diagnosis,
+#: how each HL7 v2 data type's components are read; a field's type comes from FIELD_TYPES.
+BY_TYPE: dict[str, Handler] = {
+    "CX": _cx,
+    "XPN": _xpn,
+    "XCN": _xcn,
+    "TS": _ts,
+    "XAD": _xad,
+    "XTN": _xtn,
+    "CE": _ce_diagnosis,
+    "DXT": _dx_text,
+    "ST": _plain,
 }
+#: HL7 v2 data type of each field the catalogue may map (v2.3-2.8 agree on these). Unlisted: ST.
+FIELD_TYPES: dict[str, str] = {
+    **{f"PID-{i}": "CX" for i in (2, 3, 4, 18, 21)},
+    **{f"PID-{i}": "XPN" for i in (5, 6, 9)},
+    "PID-7": "TS",
+    "PID-11": "XAD",
+    "PID-13": "XTN",
+    "PID-14": "XTN",
+    "PID-20": "CX",  # DLN in v2.3-2.6; same first component
+    **{f"NK1-{i}": "XPN" for i in (2, 30)},
+    **{f"NK1-{i}": "XAD" for i in (4, 32)},
+    **{f"NK1-{i}": "XTN" for i in (5, 6, 31, 40, 41)},
+    "NK1-16": "TS",
+    "NK1-33": "CX",
+    **{f"PV1-{i}": "XCN" for i in (7, 8, 9, 17, 52)},
+    **{f"PV1-{i}": "CX" for i in (19, 50)},
+    "DG1-3": "CE",
+    "DG1-4": "DXT",
+    "DG1-16": "XCN",
+    "OBX-16": "XCN",
+    "OBX-25": "XCN",  # performing organisation's medical director (v2.5+)
+    "GT1-3": "XPN",
+    "GT1-5": "XAD",
+    "GT1-6": "XTN",
+    "GT1-7": "XTN",
+    "GT1-8": "TS",
+    "IN1-16": "XPN",
+    "IN1-18": "TS",
+    "IN1-19": "XAD",
+}
+HANDLERS: dict[str, Handler] = {path: BY_TYPE[t] for path, t in FIELD_TYPES.items()}
 WHOLE_FIELD = frozenset({"OBX-5"})  # observation values: the whole field is the health fact
 
 
 def extract_hl7(text: str, spec: StructuredSpec, tools: Hl7Tools) -> list[Hit]:
-    lead = len(text) - len(text.lstrip("\x0b \r\n\t"))
+    lead = len(text) - len(text.lstrip(_LEAD))
     msh = text[lead:]
     fs = msh[3]
     enc = msh[4:8].split(fs)[0]
