@@ -25,6 +25,7 @@ from detectors.overlap import resolve
 from detectors.pattern import run_anchored, run_pattern
 from detectors.prefilter import build_prefilter
 from detectors.structured import Payload, StructuredTools, run_structured
+from detectors.structured.base import drop_quiet
 from detectors.structured.hl7 import Hl7Tools
 from detectors.tuning import Tuning
 from model.events import Event
@@ -192,6 +193,7 @@ class Engine:
             ruled = _SpanSet([(h.start, h.end) for h in hits])
             for tagger in self.ner:
                 hits.extend(h for h in tagger.run(text, self.stats) if not ruled.overlaps(h.start, h.end))
+        hits = drop_quiet(hits, payload.quiet, self.stats)  # binary or organisation stretches
         for h in hits:
             if h.entity == "ICD10_CODE" and not h.field_path:
                 cls = self.icd_index.classify(h.value)

@@ -9,6 +9,7 @@ digit is reported as a record number (an identifier nevertheless), never as a re
 
 from __future__ import annotations
 
+import bisect
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from functools import cached_property
 
 from detectors.hit import Hit
 from detectors.terms import StructuredSpec
-from detectors.validators import calendar_date, cn_mobile, email, gb11643, icd10
+from detectors.validators import calendar_date, cn_mobile, email, gb11643, icd10, luhn_ok
 
 #: Entity types an extractor may be asked to emit even if a catalogue lacks them; ``entity_or``
 #: falls back so that one vocabulary rename does not break every format.
@@ -59,6 +60,9 @@ class Payload:
     def __init__(self, text: str, content_type: str = "") -> None:
         self.text = text
         self.content_type = content_type.split(";")[0].strip().lower()
+        # stretches an extractor knows hold no personal data (a DICOM file's binary values, an
+        # organisation's address in a CDA header): free-text hits inside them are dropped
+        self.quiet: list[tuple[int, int]] = []
 
     @cached_property
     def head(self) -> str:
@@ -72,6 +76,27 @@ class Payload:
             except UnicodeEncodeError:
                 continue
         return out
+
+
+def drop_quiet(hits: list[Hit], quiet: list[tuple[int, int]], stats: Counter[str]) -> list[Hit]:
+    """Free-text hits (no field path) lying wholly inside a quiet span are dropped and counted."""
+    if not quiet:
+        return hits
+    merged: list[list[int]] = []
+    for s, e in sorted(quiet):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    starts = [m[0] for m in merged]
+    kept = []
+    for h in hits:
+        i = bisect.bisect_right(starts, h.start) - 1
+        if not h.field_path and i >= 0 and merged[i][1] >= h.end:
+            continue
+        kept.append(h)
+    stats["structured_quiet_dropped"] += len(hits) - len(kept)
+    return kept
 
 
 def make_hit(
@@ -161,7 +186,7 @@ def accept(entity: str, value: str, tools: StructuredTools, trusted: bool = Fals
 
     ``trusted``: the field is typed by a standard (FHIR HumanName, DICOM PN, CDA patient name), not
     guessed from a key name, so a name is accepted without the shape check (digits, spelling)."""
-    v = value.strip()
+    v = value.strip().strip("\ufeff\u200b")  # a cell may carry a stray BOM or zero-width space
     if not v or _masked(v):
         return None
     if entity in (
@@ -189,6 +214,11 @@ def accept(entity: str, value: str, tools: StructuredTools, trusted: bool = Fals
             return None
         m = cn_mobile(v)
         return Accepted(entity, "cn_mobile", "valid:segment" if m.ok else "none:landline-or-foreign")
+    if entity == "BANK_CARD":  # a card column may hold masked, truncated or spreadsheet-mangled numbers
+        card = "".join(c for c in v if c.isdigit())
+        if not all(c.isdigit() or c in " -" for c in v) or not 12 <= len(card) <= 19 or not luhn_ok(card):
+            return None
+        return Accepted(entity, "luhn", "valid:luhn")
     if entity == "EMAIL_ADDRESS":
         e = email(v.removeprefix("mailto:"))
         return Accepted(entity, "email", "valid:" + e.reason) if e.ok else None

@@ -70,8 +70,9 @@ def xml_to_node(e: xmlpos.Elem) -> Node:
             cur.append(val)
         else:
             out[c.tag] = [cur, val]
-    if "value" in e.attrs:
-        out["value"] = e.attrs["value"]
+    for attr in ("value", "url"):  # an extension's url is an attribute in XML
+        if attr in e.attrs:
+            out[attr] = e.attrs[attr]
     return out
 
 
@@ -216,10 +217,66 @@ def _value_x(c: Ctx, f: FieldSpec, path: str, res: dict[str, Node]) -> None:
             _value_x(c, f, f"{path}component[{i}].", comp)
 
 
+#: core extensions (url suffix) read like the element they stand for
+EXTENSIONS = {"mothersMaidenName": "patient-mothersMaidenName", "birthPlace": "patient-birthPlace"}
+
+
+def _extension(c: Ctx, f: FieldSpec, record: str, res: dict[str, Node], attr: str) -> None:
+    """``Patient.mothersMaidenName`` and ``Patient.birthPlace`` are FHIR core extensions: a
+    valueString name, a valueAddress place."""
+    for i, ext in enumerate(as_list(res.get("extension"))):
+        url = leaf(ext, "url")
+        if url is None or not url.value.endswith("/" + EXTENSIONS[attr]):
+            continue
+        path = f"{record}::extension[{i}]"
+        if (name := leaf(ext, "valueString")) is not None:
+            c.emit(path, f.entity, name, f.path)
+        if (addr := get(ext, "valueAddress")) is not None:
+            _address(c, f, path, addr)
+
+
+def _references(c: Ctx, f: FieldSpec, record: str, node: Node, path: str = "") -> None:
+    """Reference.display anywhere in a resource, typed by the referenced resource type
+    (``by_type_code``: Practitioner/Patient/RelatedPerson → a person's name, Condition → a
+    diagnosis, Medication → a drug). Contained resources are read as resources of their own."""
+    if isinstance(node, list):
+        for i, n in enumerate(node):
+            _references(c, f, record, n, f"{path}[{i}]")
+        return
+    if not isinstance(node, dict):
+        return
+    ref, disp = leaf(node, "reference"), leaf(node, "display")
+    if ref is not None and disp is not None:
+        entity = f.by_type_code.get(ref.value.split("/")[-2] if "/" in ref.value else "")
+        if entity:
+            c.emit(f"{record}::{path.lstrip('.')}.display", entity, disp, f.path)
+    for k, v in node.items():
+        if k not in ("contained", "text", "resourceType") and not isinstance(v, Leaf):
+            _references(c, f, record, v, f"{path}.{k}")
+
+
+def _contact(c: Ctx, f: FieldSpec, path: str, n: Node) -> None:
+    """Patient.contact (next of kin, guardian): a name, telecoms and an address of a person."""
+    for key, reader, entity in (("name", _name, "PERSON_NAME"), ("address", _address, "ADDRESS")):
+        for i, part in enumerate(as_list(get(n, key))):
+            reader(c, FieldSpec(f.path, entity, {}), f"{path}.{key}[{i}]", part)
+    for i, tel in enumerate(as_list(get(n, "telecom"))):
+        _telecom(c, FieldSpec(f.path, "PHONE_NUMBER", TELECOM_SYSTEMS), f"{path}.telecom[{i}]", tel)
+
+
+TELECOM_SYSTEMS = {"phone": "PHONE_NUMBER", "sms": "PHONE_NUMBER", "email": "EMAIL_ADDRESS"}
+
+
 def extract_resource(c: Ctx, record: str, kind: str, res: dict[str, Node]) -> None:
     for key, f in c.spec.fields.items():
         rtype, _, attr = key.partition(".")
+        if rtype == "Reference" and attr == "display":
+            _references(c, f, record, res)
+            continue
         if rtype != kind:
+            continue
+        if attr in EXTENSIONS:
+            _extension(c, f, record, res, attr)
             continue
         if attr == "value":
             _value_x(c, f, f"{record}::", res)
@@ -244,6 +301,8 @@ READERS = {
     "address": _address,
     "birthDate": _date,
     "code": _codeable_diagnosis,
+    "reasonCode": _codeable_diagnosis,
+    "contact": _contact,
 }
 
 

@@ -78,3 +78,77 @@ def test_must_not_flag(st_engine: Engine, text: str) -> None:
 def test_broken_or_hostile_xml_never_raises(st_engine: Engine, text: str) -> None:
     r = st_engine.scan(event(text.encode()))
     assert not r.grading_reason.startswith("scan-error")
+
+
+# -- people beyond the patient, C-CDA clinical statements, quiet organisation data -----------------------
+HEAD = '<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+T = "2.16.840.1.113883.10.20.22.4."
+
+
+def _doc(body: str) -> str:
+    return f"{HEAD}{body}</ClinicalDocument>"
+
+
+def _paths(engine: Engine, body: str) -> dict[str, str]:
+    return types_by_path(_cda(engine, _doc(body)))
+
+
+@pytest.mark.parametrize(
+    "body, path, entity",
+    [
+        ("<author><assignedAuthor><assignedPerson><name><given>Ming</given><family>Zhao</family></name>"
+         "</assignedPerson></assignedAuthor></author>", "ClinicalDocument::assignedPerson/name[0]", "PERSON_NAME"),
+        ("<recordTarget><patientRole><patient><guardian><telecom value='tel:13912345678'/>"
+         "<guardianPerson><name><given>Hua</given><family>Lin</family></name></guardianPerson></guardian>"
+         "</patient></patientRole></recordTarget>", "ClinicalDocument::guardian/telecom[0]", "PHONE_NUMBER"),
+        ("<participant typeCode='IND'><associatedEntity classCode='NOK'><addr><streetAddressLine>12 Garden Rd"
+         "</streetAddressLine><city>Suzhou</city></addr></associatedEntity></participant>",
+         "ClinicalDocument::associatedEntity/addr[0]", "ADDRESS"),
+        # a coverage subscriber: a playingEntity with a person's name parts and a birth time
+        ("<participant><participantRole><playingEntity><name><given>Frank</given><family>Wu</family></name>"
+         "<birthTime value='19750501'/></playingEntity></participantRole></participant>",
+         "ClinicalDocument::playingEntity/birthTime", "DATE_OF_BIRTH"),
+        (f"<observation classCode='OBS'><templateId root='{T}4'/><code code='55607006'/>"
+         "<value xsi:type='CD' code='38341003' displayName='Hypertensive disorder'/></observation>",
+         "ClinicalDocument::problem/value[0]/@displayName", "DIAGNOSIS"),
+        (f"<observation classCode='OBS'><templateId root='{T}7'/><participant><participantRole><playingEntity>"
+         "<code code='7980' codeSystem='2.16.840.1.113883.6.88' displayName='Penicillin G'/></playingEntity>"
+         "</participantRole></participant></observation>", "ClinicalDocument::allergy/allergen", "DRUG"),
+    ],
+)
+def test_must_flag_people_and_statements(st_engine: Engine, body: str, path: str, entity: str) -> None:
+    assert _paths(st_engine, body)[path] == entity
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a substance is no person: a playingEntity named without person-name parts
+        "<participant><participantRole><playingEntity><name>Peanut oil</name></playingEntity>"
+        "</participantRole></participant>",
+        # a clinician's work address belongs to the workplace
+        "<author><assignedAuthor><addr><streetAddressLine>1 Hospital Rd</streetAddressLine></addr>"
+        "</assignedAuthor></author>",
+        # an observation without a problem template: its value is not read as a diagnosis
+        "<observation classCode='OBS'><templateId root='9.9.9'/><value xsi:type='CD' displayName='Active'/>"
+        "</observation>",
+    ],
+)
+def test_must_not_flag_people_and_statements(st_engine: Engine, body: str) -> None:
+    assert _paths(st_engine, body) == {}
+
+
+def test_organisation_contacts_and_code_system_names_are_quiet(st_engine: Engine) -> None:
+    """Free-text detectors would report an organisation's phone and address, and "Cancer" in a
+    code-system name; the CDA layout says they hold no personal data."""
+    body = (
+        "<custodian><assignedCustodian><representedCustodianOrganization><name>People Hospital</name>"
+        "<telecom value='tel:+86-10-6512-3456'/><addr><streetAddressLine>1 Hospital Road</streetAddressLine>"
+        "<city>Beijing</city></addr></representedCustodianOrganization></assignedCustodian></custodian>"
+        "<component><structuredBody><observation><code code='C1' codeSystem='2.16.840.1.113883.3.26.1.1' "
+        "codeSystemName='National Cancer Institute Thesaurus'/></observation></structuredBody></component>"
+    )
+    assert st_engine.scan_text(_doc(body)) == []
+    # the same telecom under a relative is reported
+    rel = "<participant><associatedEntity><telecom value='tel:+86-10-6512-3456'/></associatedEntity></participant>"
+    assert [f.entity_type for f in st_engine.scan_text(_doc(rel))] == ["PHONE_NUMBER"]

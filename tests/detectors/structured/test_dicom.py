@@ -75,3 +75,58 @@ def test_truncated_part10_keeps_no_garbage(st_engine: Engine) -> None:
     for cut in (140, 200, len(raw) - 5):
         r = st_engine.scan(event(raw[:cut]))
         assert not r.grading_reason.startswith("scan-error")
+
+
+# -- sequence items, PN anywhere, organisations, quiet binary -------------------------------------------
+def _with_sequences() -> bytes:
+    from pydicom.dataset import Dataset
+
+    req = Dataset()
+    req.RequestingPhysician = "Qian^Mo"
+    req.AccessionNumber = "ACC778899"
+    return dicom_bytes(
+        "王^五", "PX99", "19700101",
+        extra={"RequestAttributesSequence": [req], "InstitutionAddress": "1 Hospital Road, Beijing",
+               "IssuerOfPatientID": "PEOPLE HOSPITAL", "PerformingPhysicianName": "Sun^Li"},
+    )
+
+
+def test_sequence_items_and_every_pn_element(st_engine: Engine) -> None:
+    by = types_by_path(_dicom(st_engine, _with_sequences()))
+    assert by["dicom::RequestAttributesSequence[0].RequestingPhysician"] == "PERSON_NAME"  # VR=PN
+    assert by["dicom::RequestAttributesSequence[0].AccessionNumber"] == "MEDICAL_RECORD_NUMBER"
+    assert by["dicom::PerformingPhysicianName"] == "PERSON_NAME"
+
+
+def test_organisation_attributes_are_not_personal(st_engine: Engine) -> None:
+    found = st_engine.scan(event(_with_sequences())).findings
+    paths = {f.field_path for f in found}
+    assert "dicom::InstitutionAddress" not in paths and "dicom::IssuerOfPatientID" not in paths
+
+
+def test_directory_records_are_separate_subjects(st_engine: Engine) -> None:
+    from pydicom.dataset import Dataset
+
+    records = []
+    for name, pid in (("Doe^Ann", "P100001"), ("Roe^Ben", "P100002")):
+        r = Dataset()
+        r.DirectoryRecordType = "PATIENT"
+        r.PatientName, r.PatientID = name, pid
+        records.append(r)
+    raw = dicom_bytes("", "", "", extra={"DirectoryRecordSequence": records})
+    r = st_engine.scan(event(raw))
+    ids = [f for f in r.findings if f.field_path.endswith("PatientID")]
+    assert {f.field_path.split("::")[0] for f in ids} == {
+        "dicom/DirectoryRecordSequence[0]", "dicom/DirectoryRecordSequence[1]"}
+    assert {f.value_hash for f in ids} <= set(r.subject_hashes)  # one subject per directory record
+
+
+def test_binary_values_are_quiet(st_engine: Engine) -> None:
+    """Bytes of an image that read like an IP address or a phone number are not reported; the same
+    text in a free-text element is."""
+    noise = b"9.23.44.120 13912345678 " * 8
+    image = {"BitsAllocated": 8, "Rows": 8, "Columns": 24, "SamplesPerPixel": 1, "PixelData": noise}
+    raw = dicom_bytes("王^五", "PX99", "19700101", extra=image)
+    assert not any(not f.field_path for f in st_engine.scan(event(raw)).findings)
+    raw = dicom_bytes("王^五", "PX99", "19700101", extra={"StudyDescription": "call 13912345678"})
+    assert [f.entity_type for f in st_engine.scan(event(raw)).findings if not f.field_path] == ["PHONE_NUMBER"]

@@ -127,3 +127,77 @@ def test_broken_input_never_raises(st_engine: Engine, text: str) -> None:
 def test_no_raw_value_in_findings(st_engine: Engine) -> None:
     r = st_engine.scan(event(json.dumps(fhir_patient(P), ensure_ascii=False).encode()))
     assert_no_raw(r, [P.resident_id, P.phone, P.name, P.mrn])
+
+
+# -- core extensions, contacts, references, reasons (must-flag / must-not-flag rows) ------------------
+EXT = "http://hl7.org/fhir/StructureDefinition/"
+
+
+def _patient_with(**extra: object) -> dict:
+    return {"resourceType": "Patient", "name": [{"family": "Lin", "given": ["Wei"]}], **extra}
+
+
+@pytest.mark.parametrize(
+    "resource, path, entity",
+    [
+        (_patient_with(extension=[{"url": EXT + "patient-mothersMaidenName", "valueString": "Gao Ping"}]),
+         "Patient::extension[0]", "PERSON_NAME"),
+        (_patient_with(extension=[{"url": EXT + "patient-birthPlace",
+                                   "valueAddress": {"city": "Hangzhou", "state": "Zhejiang"}}]),
+         "Patient::extension[0]", "ADDRESS"),
+        (_patient_with(contact=[{"name": {"family": "Lin", "given": ["Hua"]}}]),
+         "Patient::contact[0].name[0]", "PERSON_NAME"),
+        (_patient_with(contact=[{"telecom": [{"system": "phone", "value": "13912345678"}]}]),
+         "Patient::contact[0].telecom[0]", "PHONE_NUMBER"),
+        (_patient_with(contact=[{"address": {"line": ["12 Garden Road"], "city": "Suzhou"}}]),
+         "Patient::contact[0].address[0]", "ADDRESS"),
+        ({"resourceType": "Observation", "subject": {"reference": "Patient/p1", "display": "Lin Wei"}},
+         "Observation::subject.display", "PERSON_NAME"),
+        ({"resourceType": "Encounter", "participant": [{"individual": {"reference": "Practitioner/d7",
+                                                                       "display": "Dr. Qian Mo"}}]},
+         "Encounter::participant[0].individual.display", "PERSON_NAME"),
+        ({"resourceType": "MedicationRequest", "reasonReference": [{"reference": "Condition/c1",
+                                                                    "display": "Essential hypertension"}]},
+         "MedicationRequest::reasonReference[0].display", "DIAGNOSIS"),
+        ({"resourceType": "MedicationRequest", "reasonCode": [{"text": "Type 2 diabetes"}]},
+         "MedicationRequest::reasonCode[0].text", "DIAGNOSIS"),
+    ],
+)
+def test_must_flag_json(st_engine: Engine, resource: dict, path: str, entity: str) -> None:
+    assert types_by_path(_fhir(st_engine, json.dumps(resource)))[path] == entity
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        # an extension with another url is not read
+        {"resourceType": "Patient", "extension": [{"url": EXT + "patient-religion", "valueString": "Gao Ping"}]},
+        # references to organisations and locations are no person
+        {"resourceType": "Encounter", "serviceProvider": {"reference": "Organization/o1", "display": "Gao Ping"}},
+        {"resourceType": "Encounter", "location": [{"location": {"reference": "Location/l1", "display": "Ward 3"}}]},
+        # a display without a reference says nothing about its type
+        {"resourceType": "Observation", "performer": [{"display": "Gao Ping"}]},
+    ],
+)
+def test_must_not_flag_json(st_engine: Engine, resource: dict) -> None:
+    assert _fhir(st_engine, json.dumps(resource)) == []
+
+
+def test_extension_url_is_an_attribute_in_xml(st_engine: Engine) -> None:
+    xml = (
+        '<Patient xmlns="http://hl7.org/fhir">'
+        f'<extension url="{EXT}patient-mothersMaidenName"><valueString value="Gao Ping"/></extension>'
+        f'<extension url="{EXT}patient-religion"><valueString value="Other"/></extension>'
+        '<contact><name><family value="Lin"/><given value="Hua"/></name></contact></Patient>'
+    )
+    assert types_by_path(_fhir(st_engine, xml)) == {
+        "Patient::extension[0]": "PERSON_NAME",
+        "Patient::contact[0].name[0]": "PERSON_NAME",
+    }
+
+
+def test_a_name_like_street_stays_an_address(st_engine: Engine) -> None:
+    """Overlap rule 0: a free-text name inside a structured address field loses to the field."""
+    res = {"resourceType": "Patient", "address": [{"line": ["178 Spencer Green"], "city": "Wichita"}]}
+    found = st_engine.scan_text(json.dumps(res))
+    assert [f.entity_type for f in found] == ["ADDRESS"]

@@ -82,3 +82,44 @@ def test_jsonpos_rejects_bad_json(text: str) -> None:
 @pytest.mark.parametrize("text", ['{"idCard": "1101', "[" * 100_000, '{"a":' * 3000])
 def test_broken_bodies_never_raise(st_engine: Engine, text: str) -> None:
     assert not st_engine.scan(event(text.encode())).grading_reason.startswith("scan-error")
+
+
+# -- English export key names, card numbers, stray BOMs (must-flag / must-not-flag rows) ---------------
+@pytest.mark.parametrize(
+    "body, key, expected",
+    [
+        ({"GivenName": "Ann", "Surname": "Lee"}, "Surname", "PERSON_NAME"),
+        ({"first_name": "Ann", "last_name": "Lee"}, "first_name", "PERSON_NAME"),
+        ({"MothersMaiden": "Park"}, "MothersMaiden", "PERSON_NAME"),
+        ({"StreetAddress": "12 Garden Road"}, "StreetAddress", "ADDRESS"),
+        ({"EmailAddress": "ann.lee@example.org"}, "EmailAddress", "EMAIL_ADDRESS"),
+        ({"TelephoneNumber": "021 6543 2198"}, "TelephoneNumber", "PHONE_NUMBER"),
+        ({"DateOfBirth": "1984-03-02"}, "DateOfBirth", "DATE_OF_BIRTH"),
+        ({"NationalID": "DA75119938"}, "NationalID", "MEDICAL_RECORD_NUMBER"),  # not GB 11643: an identifier
+        ({"CardNumber": "4111 1111 1111 1111"}, "CardNumber", "BANK_CARD"),
+        ({"Surname": "\ufeffKučera"}, "Surname", "PERSON_NAME"),  # a BOM pasted into the value
+    ],
+)
+def test_must_flag_english_keys(st_engine: Engine, body: dict, key: str, expected: str) -> None:
+    found = {f.field_path: f.entity_type for f in _keys(st_engine, json.dumps(body, ensure_ascii=False))}
+    assert found[f"$::{key}"] == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"CardNumber": "5.54563E+15"},  # a spreadsheet's rendering, not a number
+        {"CardNumber": "4111 1111 1111 1112"},  # fails Luhn
+        {"ccnumber": "4111-****-****-1111"},  # masked
+        {"Surname": "12345"},  # no letters
+    ],
+)
+def test_must_not_flag_english_keys(st_engine: Engine, body: dict) -> None:
+    assert _keys(st_engine, json.dumps(body, ensure_ascii=False)) == []
+
+
+def test_special_disease_is_never_hidden_by_a_structured_field(st_engine: Engine) -> None:
+    """Overlap rule 0 drops free-text hits inside a personal field, but never a special disease."""
+    body = {"idCard": PEOPLE[0].resident_id, "address": "北京市朝阳区艾滋病防治中心"}
+    types = {f.entity_type for f in st_engine.scan_text(json.dumps(body, ensure_ascii=False))}
+    assert "SPECIAL_DISEASE" in types

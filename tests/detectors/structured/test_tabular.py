@@ -101,3 +101,19 @@ def test_broken_tables_never_raise(st_engine: Engine, data: bytes) -> None:
 def test_no_raw_value_in_findings(st_engine: Engine) -> None:
     r = st_engine.scan(event(csv_export(PEOPLE[:5]).encode()))
     assert_no_raw(r, [p.resident_id for p in PEOPLE[:5]] + [p.phone for p in PEOPLE[:5]] + [p.name for p in PEOPLE[:5]])
+
+
+def test_english_export_headers(st_engine: Engine) -> None:
+    """An English export (FakeNameGenerator-style headers, values of our own)."""
+    text = (
+        "Number,GivenName,Surname,StreetAddress,EmailAddress,TelephoneNumber,Birthday,CCNumber,Occupation\n"
+        "1,Ann,Lee,12 Garden Road,ann.lee@example.org,021 6543 2198,3/2/1984,5.54563E+15,Nurse\n"
+        "2,Bo,Park,3 Hill Street,bo.park@example.org,0471 22 33 44,11/30/1979,4111111111111111,Clerk\n"
+    )
+    found = {(f.field_path, f.entity_type) for f in _table(st_engine, text)}
+    assert ("row[1]::GivenName", "PERSON_NAME") in found and ("row[2]::Surname", "PERSON_NAME") in found
+    assert ("row[1]::StreetAddress", "ADDRESS") in found and ("row[1]::EmailAddress", "EMAIL_ADDRESS") in found
+    assert ("row[2]::TelephoneNumber", "PHONE_NUMBER") in found and ("row[1]::Birthday", "DATE_OF_BIRTH") in found
+    assert ("row[2]::CCNumber", "BANK_CARD") in found
+    columns = {p.split("::")[1] for p, _ in found if p.startswith("row[1]::")}
+    assert columns.isdisjoint({"CCNumber", "Occupation", "Number"})  # a mangled card, no personal data
