@@ -1,13 +1,12 @@
 """Precision/recall of the detectors on third-party labelled corpora (unseen data).
 
     .venv/bin/python bench/eval_thirdparty.py [--corpora ../shared/corpora] [--json] [--errors N]
-        [--split dev|train] [--ner [--ner-backend jieba|lac]]
+        [--split dev|train] [--ner-backend lac|jieba|off]
 
-``--ner`` switches on the opt-in statistical Chinese name tagger (``person_name_zh_ner``,
-detectors/ner.py) through a tuning file, as a site would; ``--ner-backend`` picks its model (a key
-of ``detectors.ner.TAGGER_BACKENDS``; ``lac`` needs ``pip install healthdlp[ner-lac]``). Without
-``--ner`` the default engine is scored. CLUENER ``train`` is unseen for the ``lac`` backend (LAC was
-not trained on CLUENER) and for the jieba filters (tuned on dev).
+The default engine is scored, Chinese name tagger (``person_name_zh_ner``, detectors/ner.py) on
+its default LAC model; ``--ner-backend jieba`` runs it on jieba and ``off`` switches it off (rules
+only), each through a tuning file as a site would. CLUENER ``train`` is unseen for the ``lac``
+backend (LAC was not trained on CLUENER) and for the jieba filters (tuned on dev).
 
 Corpora (see ../shared/corpora/SOURCES.md; read in place, never copied into the repository):
 * presidio-research ``data/synth_dataset_v2.json``: 1,500 English sentences, Faker-generated PII;
@@ -36,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import ner_option
 from detectors import build_engine
 from detectors.evaluation import Record, Report, Span, evaluate, format_table
 from model.config import DetectorsConfig
@@ -98,21 +98,13 @@ def main() -> int:
     ap.add_argument("--split", default="dev", help="CLUENER split to score (dev = unseen; train was used for tuning)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--errors", type=int, default=0, help="list up to N false positives/negatives per corpus")
-    ap.add_argument("--ner", action="store_true", help="switch on the statistical Chinese name tagger")
-    ap.add_argument("--ner-backend", default="jieba", help="tagger backend for --ner: jieba (default) or lac")
+    ner_option.add_option(ap)
     args = ap.parse_args()
     if not args.corpora.is_dir():
         print(f"no corpora at {args.corpora}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = DetectorsConfig()
-        if args.ner:
-            tuning = Path(tmp) / "tuning.yaml"
-            tuning.write_text(
-                f"version: 1\ndetectors:\n  person_name_zh_ner: {{enabled: true, backend: {args.ner_backend}}}\n",
-                encoding="utf-8",
-            )
-            cfg = DetectorsConfig(tuning=str(tuning))
+        cfg = DetectorsConfig(tuning=ner_option.tuning_file(args.ner_backend, Path(tmp)))
         engine = build_engine(cfg, b"eval-thirdparty")
     results = {}
     for name, recs, types in (

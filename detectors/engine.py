@@ -192,7 +192,8 @@ class Engine:
         if self.ner:  # the statistical tagger only fills gaps: any rule hit wins its span
             ruled = _SpanSet([(h.start, h.end) for h in hits])
             for tagger in self.ner:
-                hits.extend(h for h in tagger.run(text, self.stats) if not ruled.overlaps(h.start, h.end))
+                found = tagger.run(text, self.stats, ruled.overlaps)
+                hits.extend(h for h in found if not ruled.overlaps(h.start, h.end))
         hits = drop_quiet(hits, payload.quiet, self.stats)  # binary or organisation stretches
         for h in hits:
             if h.entity == "ICD10_CODE" and not h.field_path:

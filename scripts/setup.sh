@@ -16,8 +16,7 @@ fi
 
 stamp=.venv/.healthdlp-installed
 extras=""
-# the test suite also covers the opt-in LAC name tagger, so it installs that extra
-[[ $want_test == 1 ]] && extras="[test,ner-lac]"
+[[ $want_test == 1 ]] && extras="[test]"
 digest="$(cat pyproject.toml | sha256sum | cut -c1-16)$extras"
 if [[ ! -f $stamp ]] || [[ "$(cat $stamp)" != "$digest" ]]; then
   echo "==> installing healthdlp$extras into .venv (first time: a few minutes; chdb is ~550 MB)"

