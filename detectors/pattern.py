@@ -101,14 +101,21 @@ def run_anchored(
 _NO_VERDICT = Verdict(None, "")
 
 
-def _same_line(text: str, s: int, e: int, before: int, after: int) -> tuple[int, int]:
-    """The (before, after) window clipped to the line that holds text[s:e]."""
-    nl = text.rfind("\n", max(0, s - before), s)
-    if nl >= 0:
-        before = s - nl - 1
-    nl = text.find("\n", e, e + after)
-    if nl >= 0:
-        after = nl - e
+#: Where a clause ends: a label in the next (or previous) clause labels another value
+#: ("信用卡号：4873…，order #2780…", "Card 4111…; order 12…"). Line breaks end it too.
+_CLAUSE_ENDS = "\n,;，；。、"
+
+
+def _same_clause(text: str, s: int, e: int, before: int, after: int) -> tuple[int, int]:
+    """The (before, after) window clipped to the clause (and so the line) that holds text[s:e]."""
+    lo = max(0, s - before)
+    cut = max(text.rfind(c, lo, s) for c in _CLAUSE_ENDS)
+    if cut >= 0:
+        before = s - cut - 1
+    hi = min(len(text), e + after)
+    ends = [i for i in (text.find(c, e, hi) for c in _CLAUSE_ENDS) if i >= 0]
+    if ends:
+        after = min(ends) - e
     return before, after
 
 
@@ -137,12 +144,12 @@ def _score(
     if ctx:
         score += scoring.context_boost
     # labels precede values: a negative word counts before the value, and right after it only
-    # within a few characters ("6217... (order)"), not in the next clause ("卡号 X；订单号 Y"), and
-    # never across a line break: the next line's "order PO…" or the previous line's "Order: …"
-    # label other values ("Card: 3574…\norder PO…")
+    # within a few characters ("6217... (order)"); never in another clause or line: the next
+    # clause's "order #…" ("卡号 X，order Y", "Card: 3574…\norder PO…") or the previous one's
+    # "Order: …" label other values
     if spec.negative_context and context_words(text, s, e, spec.negative_context,
-                                               _same_line(text, s, e, spec.context_window[0],
-                                                          min(8, spec.context_window[1]))):
+                                               _same_clause(text, s, e, spec.context_window[0],
+                                                            min(8, spec.context_window[1]))):
         score -= scoring.negative_boost
     score = clamp(score)
     if score < (spec.min_score if spec.min_score >= 0 else scoring.min_score):

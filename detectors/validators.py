@@ -11,6 +11,9 @@ never contains the value itself.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -439,6 +442,10 @@ def phone_digits(value: str, data: frozenset[str] = frozenset()) -> Verdict:
         return Verdict(False, "date")
     if len(parts) == 3 and _day_first_date(parts):
         return Verdict(False, "date")
+    if len(parts) == 3 and all(len(p) == 4 for p in parts) and main.strip()[0] not in "0+(":
+        # 4-4-4 without a + or a trunk 0 is how tracking and reference numbers are grouped; no
+        # numbering plan writes a national number so (Indonesia's 0812 3456 7890 keeps its 0)
+        return Verdict(False, "reference-shaped")
     return Verdict(True, "e164-length")
 
 
@@ -458,6 +465,61 @@ def e164_number(value: str, data: frozenset[str] = frozenset()) -> Verdict:
     if not phonenumbers.is_valid_number(number):
         return Verdict(False, f"not-in-plan:+{number.country_code}")
     return Verdict(True, f"plan:{phonenumbers.region_code_for_number(number) or number.country_code}")
+
+
+@functools.lru_cache(maxsize=8)
+def _regions(data: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(region, trunk prefix) for the configured regions that ``phonenumbers`` knows, in a fixed
+    order (the first region that accepts a number names it in the reason)."""
+    import phonenumbers
+
+    out = []
+    for region in sorted(r.strip().upper() for r in data):
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if meta is not None:
+            out.append((region, meta.national_prefix or ""))
+    return tuple(out)
+
+
+def _coarser(written: list[str], grouped: list[str]) -> bool:
+    """Every boundary between the written groups is a boundary of the plan's grouping."""
+    def cuts(groups: list[str]) -> set[int]:
+        return set(itertools.accumulate(len(g) for g in groups[:-1]))
+
+    return cuts(written) <= cuts(grouped)
+
+
+def national_phone(value: str, data: frozenset[str] = frozenset()) -> Verdict:
+    """A number written in a country's national format, without +CC: it must be valid in the
+    numbering plan of one of the configured regions (``validator_data``), start with that plan's
+    trunk prefix (0, or 8 in Russia) or a parenthesised area code, and be grouped as the plan
+    groups it (``phonenumbers`` NATIONAL format; separators may differ and groups may be joined,
+    but the first group must be the area code exactly: "020 7946 0018", "(0151) 4960727",
+    "06-12345678"). Ten bare digits or an order number split 4-4-4 fail the grouping check;
+    national format plus plan validity is what lets it stand without a context word."""
+    base = phone_digits(value)
+    if base.ok is False:
+        return base
+    written = re.findall(r"\d+", value)
+    if len(written) < 2:
+        return Verdict(False, "ungrouped")
+    digits = "".join(written)
+    paren = value.lstrip().startswith("(")
+    import phonenumbers
+
+    for region, trunk in _regions(data):
+        if not (paren or (trunk and digits.startswith(trunk))):
+            continue
+        try:
+            number = phonenumbers.parse(digits, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number_for_region(number, region):
+            continue
+        grouped = re.findall(r"\d+", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+        if "".join(grouped) == digits and grouped[0] == written[0] and _coarser(written, grouped):
+            return Verdict(True, f"national:{region}")
+    return Verdict(False, "no-national-plan")
 
 
 def _day_first_date(parts: list[str]) -> bool:
@@ -492,7 +554,8 @@ VALIDATORS: dict[str, ValidatorFn] = {
     "nanp": nanp,
     "phone_digits": phone_digits,
     "e164_number": e164_number,
+    "national_phone": national_phone,
 }
 
 #: Validators that need a data set (``validator_data`` in the catalogue); loading checks this.
-NEEDS_DATA: frozenset[str] = frozenset({"icd10", "cn_name"})
+NEEDS_DATA: frozenset[str] = frozenset({"icd10", "cn_name", "national_phone"})

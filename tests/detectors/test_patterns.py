@@ -87,6 +87,16 @@ def test_resident_id_must_not_flag(engine: Engine, text: str) -> None:
         "電話 02 2345 6789",  # traditional Chinese / Japanese phone word
         "聯絡電話：07-2345678",
         "WhatsApp 2125550187",  # bare NANP ten digits after a messaging word
+        # national formats without +CC and without a phone word (national_phone): valid in a
+        # phone_regions.txt plan, trunk prefix or (area), grouped as the plan groups it
+        "I'm on 020 7946 0018 most evenings",  # GB London
+        "Ask for Leigh Smith on (0151) 4960342.",
+        "Herr Weber, 030 12345678",  # DE Berlin
+        "Marie: 01 40 08 68 22",  # FR Paris
+        "Try 080-7448-1750 after six",  # JP mobile
+        "(02) 9829 2474 after hours",  # AU Sydney
+        "家里 010-62751234",  # CN Beijing landline
+        "Card: 4111 1111 1111 1111, mobile 0151 4960342",  # the card's clause does not own the phone
     ],
 )
 def test_phone_must_flag(engine: Engine, text: str) -> None:
@@ -122,6 +132,16 @@ def test_phone_must_flag(engine: Engine, text: str) -> None:
         "phone 11-25-2023",
         "call 0000123456",  # zero-padded counter, not a trunk-0 number
         "電話訂單 0212345678",  # traditional-Chinese order word
+        # national_phone hard negatives: no grouping to check, no plan, other structures
+        "0499865473 most evenings",  # ten bare digits
+        "parcel 0585 3148 7770",  # 4-4-4 reference number
+        "call back about 7352 5030 8848",  # 4-4-4 without + or trunk 0, even next to a phone word
+        "order 020 7946 0018",  # negative context
+        "ISBN 0-306-40615-2",
+        "020 79 46 00 18",  # London digits in a grouping no plan uses
+        "build 010.001.002.003",
+        "about 8901 0641 8719",  # the tail of a longer digit run
+        "+1 (688) 030-8546",  # the tail of a NANP-invalid number
     ],
 )
 def test_phone_must_not_flag(engine: Engine, text: str) -> None:
@@ -186,6 +206,9 @@ def _grouped_465(word: str, digits: str, sep: str) -> str:
         f"卡號 {luhn_complete('422222222222')}",  # Visa 13 with the traditional-Chinese card word
         f"{luhn_complete('402452626408829')} 10/36",  # MM/YY expiry right after the number
         f"Jane Roe {_grouped_4(luhn_complete('227581326240750'))} 09/32",
+        # negative context stays in its clause: the next clause's "order" labels another value
+        f"信用卡号：{luhn_complete('487300000000000')}，order #27801",
+        f"Card {luhn_complete('411111111111111')}; order 12345",
     ],
 )
 def test_bank_card_must_flag(engine: Engine, text: str) -> None:

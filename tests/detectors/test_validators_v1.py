@@ -133,3 +133,40 @@ def test_e164_number_checks_the_country_plan(value: str, ok: bool) -> None:
     from detectors.validators import e164_number
 
     assert e164_number(value).ok is ok, e164_number(value)
+
+
+REGIONS = frozenset({"CN", "GB", "DE", "FR", "JP", "AU", "US", "HK"})
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("020 7946 0018", True),           # GB London, trunk 0, plan grouping
+        ("(0151) 4960342", True),          # GB, parenthesised area code
+        ("030 12345678", True),            # DE Berlin
+        ("01 40 08 68 22", True),          # FR Paris
+        ("080-7448-1750", True),           # JP mobile, other separators
+        ("(02) 9829 2474", True),          # AU Sydney
+        ("010-62751234", True),            # CN Beijing landline
+        ("0499865473", False),             # one group: nothing to check the grouping against
+        ("0585 3148 7770", False),         # 4-4-4: valid in no configured plan
+        ("020 79 46 00 18", False),        # London digits, grouping no plan uses
+        ("02079 460018", False),           # first group is not the area code
+        ("2345 6789", False),              # HK has no trunk prefix: needs a parenthesised area
+        ("0-306-40615-2", False),          # ISBN-10
+        ("03.02.2025", False),             # a date
+    ],
+)
+def test_national_phone_checks_plan_trunk_and_grouping(value: str, ok: bool) -> None:
+    from detectors.validators import national_phone
+
+    assert national_phone(value, REGIONS).ok is ok, national_phone(value, REGIONS)
+
+
+def test_national_phone_needs_the_region_configured() -> None:
+    from detectors.validators import national_phone
+
+    assert national_phone("080-7448-1750", frozenset({"JP"})).reason == "national:JP"
+    assert national_phone("080-7448-1750", frozenset({"CN", "DE", "GB", "US", "AU"})).ok is False
+    assert national_phone("030 12345678", frozenset({"DE"})).reason == "national:DE"
+    assert national_phone("030 12345678", frozenset({"CN", "JP", "GB", "US", "AU"})).ok is False
