@@ -1,7 +1,7 @@
 """The engine's fast paths must give exactly what the plain code they replaced gave.
 
 Each speed-up (one-pass window merging, batched byte→char offsets, the CSV sniffer's cell count,
-table Luhn, the single context haystack) is checked against a straightforward reference written
+table Luhn, the single context haystack, the regex clause bounds) is checked against a straightforward reference written
 here, on generated inputs; then both prefilter backends must agree finding for finding on mixed
 generated traffic (non-ASCII offsets, dense candidates, HL7, JSON and CSV payloads).
 """
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from detectors import build_engine
 from detectors.hit import context_words
+from detectors.pattern import _CLAUSE_ENDS, _same_clause
 from detectors.prefilter import _GAP, _merge_ends, char_offsets, encode
 from detectors.structured.tabular import DELIMS, _cell_count, split_row
 from detectors.validators import luhn_ok
@@ -132,3 +133,29 @@ def test_backends_agree_on_generated_mixed_traffic() -> None:
         total += len(a)
     assert total > 400  # the traffic really exercises the detectors
     assert hs.stats["structured_csv"] >= 40 and hs.stats["structured_hl7v2"] >= 40
+
+
+def _clause_reference(text: str, s: int, e: int, before: int, after: int) -> tuple[int, int]:
+    """The nearest clause end on each side, found one end character at a time."""
+    lo = max(0, s - before)
+    cut = max(text.rfind(c, lo, s) for c in _CLAUSE_ENDS)
+    if cut >= 0:
+        before = s - cut - 1
+    hi = min(len(text), e + after)
+    ends = [i for i in (text.find(c, e, hi) for c in _CLAUSE_ENDS) if i >= 0]
+    if ends:
+        after = min(ends) - e
+    return before, after
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="ab 12订" + _CLAUSE_ENDS, max_size=60),
+    st.integers(0, 60),
+    st.integers(0, 60),
+    st.integers(0, 50),
+    st.integers(0, 15),
+)
+def test_same_clause_equals_reference(text: str, a: int, b: int, before: int, after: int) -> None:
+    s, e = sorted((min(a, len(text)), min(b, len(text))))
+    assert _same_clause(text, s, e, before, after) == _clause_reference(text, s, e, before, after)
