@@ -142,6 +142,7 @@ def test_phone_must_flag(engine: Engine, text: str) -> None:
         "build 010.001.002.003",
         "about 8901 0641 8719",  # the tail of a longer digit run
         "+1 (688) 030-8546",  # the tail of a NANP-invalid number
+        'GET /img/nagios-sms1.png HTTP/1.1" 200 55478 "-"',  # access-log status + bytes ("sms" in a file name)
     ],
 )
 def test_phone_must_not_flag(engine: Engine, text: str) -> None:
