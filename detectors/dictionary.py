@@ -60,11 +60,29 @@ class Extender:
                     start -= n
                     grown = True
                     break
+        if self.ext.eponym:
+            start = _eponym_start(text, start)
         right = self.ext.right
         for n in self.right_lens:
             if text[end : end + n] in right:
                 return start, end + n
         return start, end
+
+
+def _eponym_start(text: str, start: int) -> int:
+    """Start of a capitalised Latin name (Turner, Reye, Paget's) written right before ``start``
+    (Turner综合征, Sydenham舞蹈病), else ``start``."""
+    j = start
+    if text[max(0, j - 2) : j] in ("'s", "’s"):
+        j -= 2
+    k = j
+    while k > 0 and text[k - 1].isascii() and text[k - 1].isalpha():
+        k -= 1
+    name = text[k:j]
+    after_digit = k > 0 and text[k - 1].isascii() and text[k - 1].isdigit()
+    if len(name) >= 3 and name[0].isupper() and name[1:].islower() and not after_digit:
+        return k
+    return start
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +121,12 @@ def term_hit(
     if ref.extender is not None:
         if ref.extender.blocked(text, end):
             return None
+        left = start
         start, end = ref.extender.span(text, start, end)
+        if term.head and start == left:  # a generic head noun names no diagnosis alone
+            return None
+    elif term.head:
+        return None
     ctx = context_words(text, start, end, spec.context, scoring.context_window)
     if term.requires_context and not ctx and not assume_context:
         return None

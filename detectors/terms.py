@@ -24,6 +24,9 @@ class Term:
     case_exact: bool = False
     requires_context: bool = False
     exclude: tuple[str, ...] = ()
+    #: a generic head noun (感染, 畸形, 病变): reported only when the dictionary's span extension
+    #: grew it over at least one left modifier (肺部感染, 冠状动脉畸形); alone it names no diagnosis
+    head: bool = False
 
     @property
     def latin(self) -> bool:
@@ -47,12 +50,16 @@ class SpanExtension:
     真菌性肺炎, 肿瘤 in 头颈部肿瘤. ``left``: modifiers (course, severity, population, side,
     pathogen, organ) absorbed repeatedly, longest first, up to ``max_left`` extra characters;
     ``right``: head nouns absorbed once (综合征). ``not_before``: words that turn the hit into part
-    of another name (肺炎 + 支原体 = a pathogen, 肺炎 + 疫苗 = a vaccine): no hit then."""
+    of another name (肺炎 + 支原体 = a pathogen, 肺炎 + 疫苗 = a vaccine): no hit then.
+    ``left`` holds the inline words plus those of ``left_files`` (generated ``group<TAB>word``
+    lists: body sites and ``XY性`` modifiers from CMeKG)."""
 
     left: frozenset[str] = frozenset()
     right: frozenset[str] = frozenset()
     not_before: frozenset[str] = frozenset()
     max_left: int = 6
+    #: also absorb a capitalised Latin name written right before the hit (Turner综合征, Graves病)
+    eponym: bool = False
 
     @staticmethod
     def lengths(words: frozenset[str]) -> tuple[int, ...]:
@@ -110,13 +117,14 @@ def _load_term(item: Any, group: str, r: Reader, loc: str, issues: list[ConfigIs
         tr.error("case", "'case' must be 'ignore' or 'exact'")
     exclude = tr.strlist("exclude")
     needs_context = tr.flag("requires_context")
+    head = tr.flag("head")
     for x in exclude:
         if text and text.lower() not in x.lower():
             tr.error("exclude", f"exclusion {x!r} does not contain the term {text!r}")
     tr.finish()
     if not text:
         return None
-    return Term(text, group, case == "exact", needs_context, exclude) if tr.ok else None
+    return Term(text, group, case == "exact", needs_context, exclude, head) if tr.ok else None
 
 
 def _load_groups(path: Path, r: Reader, issues: list[ConfigIssue]) -> tuple[dict[str, GroupSpec], list[Term]]:
@@ -200,14 +208,36 @@ def _load_txt_terms(path: Path, r: Reader) -> tuple[dict[str, GroupSpec], list[T
     return groups, terms
 
 
-def _load_extension(node: Any, r: Reader, issues: list[ConfigIssue]) -> SpanExtension | None:
-    """``extend: {left, right, not_before, max_left}``; words must be CJK (Latin has word
-    boundaries and needs no extension)."""
+def _load_word_file(path: Path, er: Reader) -> list[str]:
+    """Extension words from a generated ``group<TAB>word`` file (the group only documents)."""
+    words: list[str] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        _, sep, word = line.partition("\t")
+        if not sep or not word.strip():
+            er.error("left_files", f"{path.name}:{n}: expected 'group<TAB>word'")
+            continue
+        words.append(word.strip())
+    return words
+
+
+def _load_extension(node: Any, r: Reader, root: Path, issues: list[ConfigIssue]) -> SpanExtension | None:
+    """``extend: {left, left_files, right, not_before, max_left, eponym}``; words must be CJK
+    (Latin has word boundaries and needs no extension; ``eponym`` absorbs a capitalised Latin
+    name before the hit: Turner综合征)."""
     if node is None:
         return None
     er = Reader(node, issues, f"{r.what} extend", r.where("extend"))
     lists = {k: er.strlist(k) for k in ("left", "right", "not_before")}
+    for fname in er.strlist("left_files"):
+        p = root / fname
+        if not p.is_file():
+            er.error("left_files", f"word file {fname!r} does not exist")
+            continue
+        lists["left"] = (*lists["left"], *_load_word_file(p, er))
     max_left = er.integer("max_left", 6, lo=1)
+    eponym = er.flag("eponym")
     for key, words in lists.items():
         for w in words:
             if _LATIN.search(w) or not w.strip():
@@ -216,7 +246,7 @@ def _load_extension(node: Any, r: Reader, issues: list[ConfigIssue]) -> SpanExte
     if not er.ok:
         return None
     return SpanExtension(
-        frozenset(lists["left"]), frozenset(lists["right"]), frozenset(lists["not_before"]), max_left
+        frozenset(lists["left"]), frozenset(lists["right"]), frozenset(lists["not_before"]), max_left, eponym
     )
 
 
@@ -253,10 +283,12 @@ def load_dictionaries(
             examples=r.strlist("examples"),
             counter_examples=r.strlist("counter_examples"),
             where=loc,
-            extend=_load_extension(r.raw("extend"), r, issues),
+            extend=_load_extension(r.raw("extend"), r, root, issues),
         )
         if any(t.requires_context for t in terms) and not spec.context:
             r.error("context", "terms with requires_context need a non-empty 'context' list")
+        if spec.extend is None and (heads := [t.text for t in terms if t.head]):
+            r.error("extend", f"head terms need a span extension to qualify them: {', '.join(heads[:5])}")
         r.finish()
         if did and entity in entities:
             out.append(spec)

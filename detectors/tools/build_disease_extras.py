@@ -1,4 +1,4 @@
-"""Regenerate two derived disease lists from CMeKG (build time only, after build_lexicons:
+"""Regenerate three derived disease lists from CMeKG (build time only, after build_lexicons:
 ``python -m detectors.tools.build_disease_extras``).
 
 ``dictionaries/generated/diagnoses_zh_cores.txt``: the core of a CMeKG disease name that starts
@@ -20,6 +20,15 @@ Chinese clinical text writes many diagnoses as English acronyms (成人SARS, 并
 (重症急性呼吸综合征 → SARS, 急性呼吸窘迫综合征 → ARDS). Short acronyms collide with IT words
 (URI, NET, ISS), so only 4-6 capital letters are kept, and every term is case-exact.
 Acronyms of special diseases (the subject is in a §11.1 class) and hand-written terms are skipped.
+
+``dictionaries/generated/disease_extension_zh.txt``: more left words for the span extension of
+``diagnosis_common`` (dictionaries.yaml ``extend.left_files``), in two groups. ``site``: the body
+sites CMeKG gives for its diseases (常见发病部位, 发病部位: 气道, 冠状动脉, 颅内, 血液), two to four
+characters without connectives or hedges (和, 及, 等, 见 ...), so that 气道 + 炎症 and 冠状动脉 + 畸形
+grow into one name and a generic head noun (diagnoses.yaml group ``compound``) is qualified.
+``modifier``: the two-character ``XY性`` modifiers that start two or more CMeKG disease names
+(局灶性, 结节性, 发作性, 血管性), as in 局灶性肺气肿. Words already in the inline ``left`` list are
+skipped.
 """
 
 from __future__ import annotations
@@ -119,7 +128,53 @@ def acronyms() -> dict[str, str]:
     return out
 
 
+#: characters that mark a CMeKG site value as a phrase, not a site name
+#: (躯干和四肢, 颈椎等, 多见于手背处, 如手), or as no site at all (皮肤科, 肾脏损害, 右肩痛, 骨折处)
+_SITE_NOISE = set("和及或与等的之在见以其为亦尤多少常主特临位侧如除科损痛折瘘")
+#: CMeKG site values that name no body site (组织 + 损伤 would make every 组织损伤 a diagnosis)
+_NOT_SITES = frozenset("组织 器官 外伤 孕妇 变色 着色 视觉 伤口".split())
+_CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
+_XING = re.compile(r"([\u4e00-\u9fff]{2}性)[\u4e00-\u9fff]{2}")
+
+
+def extension_words() -> dict[str, set[str]]:
+    """Body sites and XY性 modifiers for the span extension (module docstring)."""
+    with (_pkg_dir("pyCMeKG") / "model" / "cmekg.pkl").open("rb") as f:
+        kg = pickle.load(f)  # noqa: S301 - a pinned build-time package, never run-time input
+    catalogue = OUT.parent.parent / "dictionaries.yaml"
+    spec = next(d for d in yaml.safe_load(catalogue.read_text(encoding="utf-8"))["dictionaries"] if d.get("extend"))
+    inline = set(spec["extend"]["left"])
+    known = _terms("diagnoses_zh.txt") | _terms("special_diseases_zh.txt") | _terms("drugs_zh.txt")
+    sites: set[str] = set()
+    starts: dict[str, int] = {}
+    for k in sorted(kg):
+        v = kg[k]
+        if not isinstance(v, dict) or any(p in v for p in _DRUG_KEYS) or not any(p in v for p in _DISEASE_KEYS):
+            continue
+        for pred in ("常见发病部位", "发病部位"):
+            for site in v.get(pred, []):
+                w = _BRACKETS.sub("", site).strip()
+                if _CJK_WORD.fullmatch(w) and 2 <= len(w) <= 4 and not set(w) & _SITE_NOISE and w not in _NOT_SITES:
+                    sites.add(w)
+        m = _XING.match(_BRACKETS.sub("", k).strip())
+        if m:
+            starts[m.group(1)] = starts.get(m.group(1), 0) + 1
+    mods = {w for w, n in starts.items() if n >= 2}
+    return {
+        "site": sites - inline - known - mods,
+        "modifier": mods - inline - known,
+    }
+
+
 def main() -> None:
+    words = extension_words()
+    _write(
+        "disease_extension_zh.txt",
+        "Body sites and XY性 modifiers of CMeKG disease entities, span-extension words (PyPI PyCMeKG 0.2.5, MIT)",
+        words,
+    )
+    path = OUT / "disease_extension_zh.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("build_lexicons.py", "build_disease_extras.py", 1))
     core = cores()
     _write(
         "diagnoses_zh_cores.txt",
@@ -140,7 +195,11 @@ def main() -> None:
     for a in sorted(found):
         lines.append(f"      - {{term: {a}, case: exact}}  # {found[a]}")
     (OUT / "diagnoses_acronyms.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"cores={len(core)}, acronyms={len(found)} -> {OUT}", file=sys.stderr)
+    print(
+        f"cores={len(core)}, acronyms={len(found)}, sites={len(words['site'])}, modifiers={len(words['modifier'])}"
+        f" -> {OUT}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

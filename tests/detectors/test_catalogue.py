@@ -237,12 +237,25 @@ def test_custom_catalogue_dir_is_used(cat_dir: Path) -> None:
     assert {i.kind for i in eng.describe()} == {"pattern", "ner"}
 
 
+def test_head_terms_need_a_span_extension(cat_dir: Path) -> None:
+    spec = cat_dir / "dictionaries" / "special_diseases.yaml"
+    _replace(spec, "      - 梅毒\n", "      - 梅毒\n      - {term: 感染病, head: true}\n")
+    assert "head terms need a span extension to qualify them: 感染病" in _errors(cat_dir)
+
+
 @pytest.mark.parametrize(
     "old, new, offset, message",
     [
         ("      max_left: 6\n", "      max_left: 0\n", 0, "'max_left' must be an integer"),
         ("      right: [综合征, 后遗症]", "      right: [综合征, syndrome]", 0, "'syndrome' must be non-empty CJK"),
         ("      max_left: 6\n", "      max_left: 6\n      maxleft: 7\n", 1, "unknown key 'maxleft'"),
+        ("      eponym: true", "      eponym: yes please", 0, "'eponym' must be true or false"),
+        (
+            "      left_files: [dictionaries/generated/disease_extension_zh.txt]",
+            "      left_files: [dictionaries/generated/no_such_words.txt]",
+            0,
+            "word file 'dictionaries/generated/no_such_words.txt' does not exist",
+        ),
     ],
 )
 def test_span_extension_errors_name_the_line(

@@ -151,6 +151,68 @@ def test_span_extension_is_bounded(engine: Engine) -> None:
     assert text[f.start : f.end] == "先天性遗传性肺炎"
 
 
+# -- more extension words from CMeKG (generated/disease_extension_zh.txt) and Latin eponyms ------
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("CT提示局灶性肺气肿", "局灶性肺气肿"),  # XY性 modifier that starts CMeKG disease names
+        ("发作时为阵发性心动过速", "阵发性心动过速"),
+        ("复查见双下肢水肿", "双下肢水肿"),  # a CMeKG body site
+        ("染色体检查确诊Turner综合征", "Turner综合征"),  # capitalised Latin name
+        ("诊断为Graves病", "Graves病"),
+        ("既往Paget's病", "Paget's病"),
+    ],
+)
+def test_diagnosis_span_grows_over_generated_modifiers_and_eponyms(engine: Engine, text: str, name: str) -> None:
+    found = [text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type == "DIAGNOSIS"]
+    assert found == [name]
+
+
+@pytest.mark.parametrize("text", ["NBA综合征", "iPhone综合征", "ABCD肺炎"])
+def test_only_a_capitalised_latin_name_is_an_eponym(engine: Engine, text: str) -> None:
+    found = [text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type == "DIAGNOSIS"]
+    assert all(not any(c.isascii() and c.isalpha() for c in name) for name in found)
+
+
+# -- generic head nouns (diagnoses.yaml group compound): a diagnosis only with a left modifier ------
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("CT示肺部感染", "肺部感染"),  # body site + head
+        ("超声提示冠状动脉畸形", "冠状动脉畸形"),
+        ("考虑细菌感染", "细菌感染"),  # pathogen + head
+        ("体检发现胆囊结石", "胆囊结石"),
+        ("复查示肝脏病变", "肝脏病变"),
+        ("既往血液病史", "血液病"),  # 病 + 史 is a disease history
+        ("既往慢性病史", "慢性病"),  # course modifier; not the STD 性病
+        ("交通事故致头部损伤", "头部损伤"),
+    ],
+)
+def test_generic_head_with_a_modifier_is_a_diagnosis(engine: Engine, text: str, name: str) -> None:
+    found = [text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type in ("DIAGNOSIS", "SPECIAL_DISEASE")]
+    assert found == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "感染控制办公室",  # a head alone
+        "程序运行出现异常",
+        "道路狭窄",
+        "重症病人转入监护室",  # 病人: severe patients, not a severe disease
+        "单纯性病例78例",  # simple cases; not the STD 性病 either
+        "慢性病程",
+        "送检肝脏病理",  # pathology
+        "肠道病毒检测阴性",  # a virus
+        "计算机病毒感染",  # malware
+        "骨科病房",
+    ],
+)
+def test_generic_head_without_a_modifier_is_no_diagnosis(engine: Engine, text: str) -> None:
+    found = entities(engine, text)
+    assert "DIAGNOSIS" not in found and "SPECIAL_DISEASE" not in found
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -163,7 +225,9 @@ def test_disease_word_inside_a_pathogen_or_vaccine_name_is_not_a_diagnosis(engin
     assert "DIAGNOSIS" not in entities(engine, text)
 
 
-@pytest.mark.parametrize("text", ["颅内占位性病变待排", "考虑器质性病变", "退行性病理改变"])
+@pytest.mark.parametrize(
+    "text", ["颅内占位性病变待排", "考虑器质性病变", "退行性病理改变", "单纯性病例10例", "慢性病程", "急性病情加重"]
+)
 def test_xing_bingbian_is_not_an_std(engine: Engine, text: str) -> None:
     assert "SPECIAL_DISEASE" not in entities(engine, text)
 
