@@ -45,7 +45,7 @@ _TWO_CHAR_OK = set(
     "黄疸 麻疹 水痘 天花 鼠疫 霍乱 猴痘 水肿 腹水 偏瘫 瘫痪 谵妄 血尿 便血 咯血 胸痛 腹痛 耳鸣 弱视 斜视 "
     "散光 色盲 难产 子痫 脑梗 尘肺 脓胸 血胸 腭裂 唇裂 包茎 压疮 烧伤 冻伤 烫伤 湿疹 痤疮 斑秃 风疹".split()
 )
-_NOT_DIAGNOSES = {"中毒", "出血", "穿孔", "遗忘"}  # too often figurative or not a diagnosis alone
+_NOT_DIAGNOSES = {"中毒", "出血", "穿孔", "遗忘", "梦魇"}  # too often figurative or not a diagnosis alone
 _DOSAGE_FORMS = tuple(
     sorted(
         (
@@ -66,6 +66,7 @@ _SALTS = tuple(
     )
 )
 _BRACKETS = re.compile(r"[（(][^）)]*[）)]")
+_CODED = re.compile(r"[A-QS-Z]\d\d")  # an ICD-10 category outside chapter R
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 _LATIN_NAME = re.compile(r"^[a-z][a-z\-]{4,30}$")
 
@@ -119,10 +120,14 @@ def _marker_class(name: str, markers: dict[str, list[str]]) -> str | None:
     return None
 
 
-def _keep_disease(name: str) -> bool:
+def _keep_disease(name: str, icd10: list[str] | None = None) -> bool:
+    """A CJK disease name of two or more characters; a two-character one needs a disease-like
+    last character, the hand list, or an ICD-10 code outside chapter R (symptoms and signs):
+    触电 T75.4 and 淹溺 T75.1 are coded injuries, 鼻塞 R06.5 is a symptom."""
     if not _CJK.match(name) or len(name) < 2 or name in _NOT_DIAGNOSES:
         return False
-    return len(name) > 2 or name[-1] in _DISEASE_LAST or name in _TWO_CHAR_OK
+    coded = any(_CODED.match(c.strip()) for c in icd10 or [])
+    return len(name) > 2 or name[-1] in _DISEASE_LAST or name in _TWO_CHAR_OK or coded
 
 
 def _drug_stem(name: str) -> str:
@@ -158,7 +163,7 @@ def build_cmekg(
         if k in drugs_raw or not any(p in v for p in _DISEASE_KEYS):
             continue
         name = _BRACKETS.sub("", k).strip()
-        if not _keep_disease(name) or name.lower() in taken:
+        if not _keep_disease(name, v.get("ICD10", [])) or name.lower() in taken:
             continue
         cls = _icd_class(v.get("ICD10", []), ranges) or _marker_class(name, markers)
         if cls:

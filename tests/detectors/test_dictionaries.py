@@ -213,6 +213,17 @@ def test_generic_head_without_a_modifier_is_no_diagnosis(engine: Engine, text: s
     assert "DIAGNOSIS" not in found and "SPECIAL_DISEASE" not in found
 
 
+# -- two-character CMeKG diseases with an ICD-10 code outside chapter R (build_lexicons) ----------
+@pytest.mark.parametrize("text, name", [("小儿触电后昏迷", "触电"), ("高温作业后中暑", "中暑"), ("溺水致淹溺", "淹溺")])
+def test_coded_two_character_diagnosis_must_flag(engine: Engine, text: str, name: str) -> None:
+    assert any(name in text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type == "DIAGNOSIS")
+
+
+@pytest.mark.parametrize("text", ["这场失利成了球队的梦魇", "最近眼袋明显"])  # figurative; no ICD-10 code
+def test_uncoded_or_figurative_two_character_words_must_not_flag(engine: Engine, text: str) -> None:
+    assert "DIAGNOSIS" not in entities(engine, text)
+
+
 @pytest.mark.parametrize(
     "text",
     [
