@@ -26,9 +26,9 @@ Acronyms of special diseases (the subject is in a §11.1 class) and hand-written
 sites CMeKG gives for its diseases (常见发病部位, 发病部位: 气道, 冠状动脉, 颅内, 血液), two to four
 characters without connectives or hedges (和, 及, 等, 见 ...), so that 气道 + 炎症 and 冠状动脉 + 畸形
 grow into one name and a generic head noun (diagnoses.yaml group ``compound``) is qualified.
-``modifier``: the two-character ``XY性`` modifiers that start two or more CMeKG disease names
-(局灶性, 结节性, 发作性, 血管性), as in 局灶性肺气肿. Words already in the inline ``left`` list are
-skipped.
+``modifier``: the two-character ``XY性`` modifiers that start a CMeKG disease name (局灶性,
+结节性, 发作性, 血管性), as in 局灶性肺气肿, except a site + one-character modifier (胃急性, 鼻恶性:
+恶性肿瘤 would turn into a plain diagnosis). Words already in the inline ``left`` list are skipped.
 """
 
 from __future__ import annotations
@@ -134,6 +134,7 @@ _SITE_NOISE = set("和及或与等的之在见以其为亦尤多少常主特临�
 #: CMeKG site values that name no body site (组织 + 损伤 would make every 组织损伤 a diagnosis)
 _NOT_SITES = frozenset("组织 器官 外伤 孕妇 变色 着色 视觉 伤口".split())
 _CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
+_ONE_CHAR_XING = frozenset("急性 慢性 恶性 良性 囊性 假性 炎性 酮性 钙性 女性 男性".split())
 _XING = re.compile(r"([\u4e00-\u9fff]{2}性)[\u4e00-\u9fff]{2}")
 
 
@@ -159,7 +160,9 @@ def extension_words() -> dict[str, set[str]]:
         m = _XING.match(_BRACKETS.sub("", k).strip())
         if m:
             starts[m.group(1)] = starts.get(m.group(1), 0) + 1
-    mods = {w for w, n in starts.items() if n >= 2}
+    # not a site + one-character modifier (胃急性, 鼻恶性, 肺囊性): those would pull a special
+    # disease (恶性肿瘤) into a plain DIAGNOSIS span
+    mods = {w for w in starts if w[1:] not in _ONE_CHAR_XING and w.count("性") == 1}
     return {
         "site": sites - inline - known - mods,
         "modifier": mods - inline - known,

@@ -157,6 +157,7 @@ def test_span_extension_is_bounded(engine: Engine) -> None:
     [
         ("CT提示局灶性肺气肿", "局灶性肺气肿"),  # XY性 modifier that starts CMeKG disease names
         ("发作时为阵发性心动过速", "阵发性心动过速"),
+        ("既往反复发作性哮喘", "发作性哮喘"),  # one XY性 word is absorbed, 反复 is no modifier
         ("复查见双下肢水肿", "双下肢水肿"),  # a CMeKG body site
         ("染色体检查确诊Turner综合征", "Turner综合征"),  # capitalised Latin name
         ("诊断为Graves病", "Graves病"),
@@ -186,6 +187,8 @@ def test_only_a_capitalised_latin_name_is_an_eponym(engine: Engine, text: str) -
         ("既往血液病史", "血液病"),  # 病 + 史 is a disease history
         ("既往慢性病史", "慢性病"),  # course modifier; not the STD 性病
         ("交通事故致头部损伤", "头部损伤"),
+        ("头颅CT提示颅内高压", "颅内高压"),
+        ("胸部CT示支气管扩张", "支气管扩张"),
     ],
 )
 def test_generic_head_with_a_modifier_is_a_diagnosis(engine: Engine, text: str, name: str) -> None:
@@ -206,6 +209,8 @@ def test_generic_head_with_a_modifier_is_a_diagnosis(engine: Engine, text: str, 
         "肠道病毒检测阴性",  # a virus
         "计算机病毒感染",  # malware
         "骨科病房",
+        "电网高压线路检修",
+        "公司业务扩张",
     ],
 )
 def test_generic_head_without_a_modifier_is_no_diagnosis(engine: Engine, text: str) -> None:
