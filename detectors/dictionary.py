@@ -43,6 +43,9 @@ class Extender:
         self.right_lens = ext.lengths(ext.right)
         self.stop_lens = ext.lengths(ext.not_before)
 
+    def _modifier_ends(self, text: str, at: int) -> bool:
+        return any(text[max(0, at - n) : at] in self.ext.left for n in self.left_lens if n > 1)
+
     def blocked(self, text: str, end: int) -> bool:
         """The term is the first part of another name (肺炎|支原体, 肺炎|疫苗)."""
         nb = self.ext.not_before
@@ -50,8 +53,14 @@ class Extender:
 
     def span(self, text: str, start: int, end: int) -> tuple[int, int]:
         """Grow left over modifiers (repeatedly, longest first, at most max_left characters) and
-        right over one head noun."""
-        left, floor = self.ext.left, max(0, start - self.ext.max_left)
+        right over one head noun; a chemistry suffix (血症) first grows over its substance name."""
+        left = self.ext.left
+        if self.ext.grow_heads and text[start:end] in self.ext.grow_heads:
+            chars, low = self.ext.grow_chars, max(0, start - self.ext.grow_max)
+            # stop where a modifier ends (家族性|低磷血症): the loop below absorbs it whole
+            while start > low and text[start - 1] in chars and not self._modifier_ends(text, start):
+                start -= 1
+        floor = max(0, start - self.ext.max_left)
         grown = True
         while grown:
             grown = False

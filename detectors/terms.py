@@ -60,6 +60,12 @@ class SpanExtension:
     max_left: int = 6
     #: also absorb a capitalised Latin name written right before the hit (Turner综合征, Graves病)
     eponym: bool = False
+    #: chemistry suffixes (血症 -emia, 尿症 -uria) whose left part is a substance name of any
+    #: length: they grow left over any run of ``grow_chars`` (the characters CMeKG writes before
+    #: them: 高氨血症, 胱氨酸尿症), at most ``grow_max`` characters
+    grow_heads: frozenset[str] = frozenset()
+    grow_chars: frozenset[str] = frozenset()
+    grow_max: int = 8
 
     @staticmethod
     def lengths(words: frozenset[str]) -> tuple[int, ...]:
@@ -208,36 +214,51 @@ def _load_txt_terms(path: Path, r: Reader) -> tuple[dict[str, GroupSpec], list[T
     return groups, terms
 
 
-def _load_word_file(path: Path, er: Reader) -> list[str]:
-    """Extension words from a generated ``group<TAB>word`` file (the group only documents)."""
+def _load_word_file(path: Path, er: Reader, chars: set[str]) -> list[str]:
+    """Extension words from a generated ``group<TAB>word`` file (the group only documents),
+    except group ``grow_char``: characters of the chemistry suffixes' left part, into ``chars``."""
     words: list[str] = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        _, sep, word = line.partition("\t")
+        group, sep, word = line.partition("\t")
         if not sep or not word.strip():
             er.error("left_files", f"{path.name}:{n}: expected 'group<TAB>word'")
             continue
-        words.append(word.strip())
+        if group == "grow_char":
+            chars.add(word.strip())
+        else:
+            words.append(word.strip())
     return words
 
 
 def _load_extension(node: Any, r: Reader, root: Path, issues: list[ConfigIssue]) -> SpanExtension | None:
-    """``extend: {left, left_files, right, not_before, max_left, eponym}``; words must be CJK
-    (Latin has word boundaries and needs no extension; ``eponym`` absorbs a capitalised Latin
-    name before the hit: Turner综合征)."""
+    """``extend: {left, left_files, right, not_before, max_left, eponym, grow}``; words must be
+    CJK (Latin has word boundaries and needs no extension; ``eponym`` absorbs a capitalised Latin
+    name before the hit: Turner综合征; ``grow: {heads, max_left}`` lets chemistry suffixes grow
+    over the ``grow_char`` characters of the word files: 高氨血症)."""
     if node is None:
         return None
     er = Reader(node, issues, f"{r.what} extend", r.where("extend"))
     lists = {k: er.strlist(k) for k in ("left", "right", "not_before")}
+    chars: set[str] = set()
     for fname in er.strlist("left_files"):
         p = root / fname
         if not p.is_file():
             er.error("left_files", f"word file {fname!r} does not exist")
             continue
-        lists["left"] = (*lists["left"], *_load_word_file(p, er))
+        lists["left"] = (*lists["left"], *_load_word_file(p, er, chars))
     max_left = er.integer("max_left", 6, lo=1)
     eponym = er.flag("eponym")
+    grow_heads: tuple[str, ...] = ()
+    grow_max = 8
+    if (gnode := er.raw("grow")) is not None:
+        gr = Reader(gnode, issues, f"{r.what} extend grow", er.where("grow"))
+        grow_heads = gr.strlist("heads", required=True)
+        grow_max = gr.integer("max_left", 8, lo=1)
+        gr.finish()
+        if grow_heads and not chars:
+            gr.error("heads", "grow heads need grow_char lines in a left_files word file")
     for key, words in lists.items():
         for w in words:
             if _LATIN.search(w) or not w.strip():
@@ -246,7 +267,14 @@ def _load_extension(node: Any, r: Reader, root: Path, issues: list[ConfigIssue])
     if not er.ok:
         return None
     return SpanExtension(
-        frozenset(lists["left"]), frozenset(lists["right"]), frozenset(lists["not_before"]), max_left, eponym
+        frozenset(lists["left"]),
+        frozenset(lists["right"]),
+        frozenset(lists["not_before"]),
+        max_left,
+        eponym,
+        frozenset(grow_heads),
+        frozenset(chars),
+        grow_max,
     )
 
 

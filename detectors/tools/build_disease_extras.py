@@ -22,13 +22,16 @@ Chinese clinical text writes many diagnoses as English acronyms (成人SARS, 并
 Acronyms of special diseases (the subject is in a §11.1 class) and hand-written terms are skipped.
 
 ``dictionaries/generated/disease_extension_zh.txt``: more left words for the span extension of
-``diagnosis_common`` (dictionaries.yaml ``extend.left_files``), in two groups. ``site``: the body
+``diagnosis_common`` (dictionaries.yaml ``extend.left_files``), in three groups. ``site``: the body
 sites CMeKG gives for its diseases (常见发病部位, 发病部位: 气道, 冠状动脉, 颅内, 血液), two to four
 characters without connectives or hedges (和, 及, 等, 见 ...), so that 气道 + 炎症 and 冠状动脉 + 畸形
 grow into one name and a generic head noun (diagnoses.yaml group ``compound``) is qualified.
 ``modifier``: the two-character ``XY性`` modifiers that start a CMeKG disease name (局灶性,
 结节性, 发作性, 血管性), as in 局灶性肺气肿, except a site + one-character modifier (胃急性, 鼻恶性:
 恶性肿瘤 would turn into a plain diagnosis). Words already in the inline ``left`` list are skipped.
+``grow_char``: the characters CMeKG writes before the chemistry suffixes 血症 (-emia) and 尿症
+(-uria) in names of up to eight characters, modifiers stripped (高, 低, 钾, 氨, 酮, 胱, 酸 ...): a 血症
+or 尿症 hit grows left over a run of them (dictionaries.yaml ``extend.grow``): 高氨血症, 胱氨酸尿症.
 """
 
 from __future__ import annotations
@@ -166,14 +169,43 @@ def extension_words() -> dict[str, set[str]]:
     return {
         "site": sites - inline - known - mods,
         "modifier": mods - inline - known,
+        "grow_char": _grow_chars(kg, inline | mods),
     }
+
+
+#: connectives and function words that end a substance name (…的高钙血症, 伴低钾血症)
+_GROW_STOP = set("的及于伴非与和或并等为有无在是")
+
+
+def _grow_chars(kg: dict[str, dict[str, list[str]]], modifiers: set[str]) -> set[str]:
+    """Characters that CMeKG writes before the chemistry suffixes 血症 and 尿症 in names of at
+    most eight characters (高钾血症, 苯丙酮尿症, 新生儿低钙血症), once the leading modifiers of the
+    span extension are stripped (新生儿, 家族性: the extension absorbs those itself), and what
+    comes before a 型 (多发型高脂血症 → 高脂); names whose rest still holds a 性 modifier are
+    skipped; minus connectives."""
+    mods = sorted(modifiers, key=len, reverse=True)
+    chars: set[str] = set()
+    for k, v in kg.items():
+        if not isinstance(v, dict) or any(p in v for p in _DRUG_KEYS) or not any(p in v for p in _DISEASE_KEYS):
+            continue
+        names = [_BRACKETS.sub("", k).strip()] + [_BRACKETS.sub("", a).strip() for a in v.get("别称", [])]
+        for name in names:
+            for suffix in ("血症", "尿症"):
+                if name.endswith(suffix) and _CJK_WORD.fullmatch(name) and len(suffix) < len(name) <= 8:
+                    stem = name[: -len(suffix)]
+                    while m := next((m for m in mods if stem.startswith(m) and len(stem) > len(m)), ""):
+                        stem = stem[len(m) :]
+                    if "性" not in stem:  # 自限性急性出血症: an unknown modifier, no substance
+                        chars |= set(stem.rpartition("型")[2])  # 多发型高脂血症, 同型胱氨酸尿症
+    return chars - _GROW_STOP
 
 
 def main() -> None:
     words = extension_words()
     _write(
         "disease_extension_zh.txt",
-        "Body sites and XY性 modifiers of CMeKG disease entities, span-extension words (PyPI PyCMeKG 0.2.5, MIT)",
+        "Body sites, XY性 modifiers and -emia/-uria substance characters of CMeKG disease entities, span-extension"
+        " words (PyPI PyCMeKG 0.2.5, MIT)",
         words,
     )
     path = OUT / "disease_extension_zh.txt"

@@ -243,6 +243,12 @@ def test_head_terms_need_a_span_extension(cat_dir: Path) -> None:
     assert "head terms need a span extension to qualify them: 感染病" in _errors(cat_dir)
 
 
+def test_grow_spec_errors_are_reported(cat_dir: Path) -> None:
+    old = "grow: {heads: [血症, 尿症], max_left: 8}"
+    _replace(cat_dir / "dictionaries.yaml", old, "grow: {heads: [血症], maxleft: 8}")
+    assert "dictionary diagnosis_common extend grow: unknown key 'maxleft'" in _errors(cat_dir)
+
+
 @pytest.mark.parametrize(
     "old, new, offset, message",
     [

@@ -189,6 +189,10 @@ def test_only_a_capitalised_latin_name_is_an_eponym(engine: Engine, text: str) -
         ("交通事故致头部损伤", "头部损伤"),
         ("头颅CT提示颅内高压", "颅内高压"),
         ("胸部CT示支气管扩张", "支气管扩张"),
+        ("新生儿高氨血症", "新生儿高氨血症"),  # -emia grows over the substance name, then modifiers
+        ("家族性低磷血症", "家族性低磷血症"),
+        ("既往无酮血症", "酮血症"),  # 无 is no substance character
+        ("确诊胱氨酸尿症", "胱氨酸尿症"),  # -uria
     ],
 )
 def test_generic_head_with_a_modifier_is_a_diagnosis(engine: Engine, text: str, name: str) -> None:
@@ -211,11 +215,17 @@ def test_generic_head_with_a_modifier_is_a_diagnosis(engine: Engine, text: str, 
         "骨科病房",
         "电网高压线路检修",
         "公司业务扩张",
+        "检查血症",
     ],
 )
 def test_generic_head_without_a_modifier_is_no_diagnosis(engine: Engine, text: str) -> None:
     found = entities(engine, text)
     assert "DIAGNOSIS" not in found and "SPECIAL_DISEASE" not in found
+
+
+def test_uria_suffix_not_inside_symptoms(engine: Engine) -> None:
+    text = "出现蛋白尿症状"  # 蛋白尿 + 症状: the symptom 蛋白尿, no 蛋白尿症
+    assert [text[f.start : f.end] for f in engine.scan_text(text) if f.entity_type == "DIAGNOSIS"] == ["蛋白尿"]
 
 
 # -- two-character CMeKG diseases with an ICD-10 code outside chapter R (build_lexicons) ----------
