@@ -60,7 +60,7 @@ _DOSAGE_FORMS = tuple(
 _SALTS = tuple(
     sorted(
         "盐酸 硫酸 马来酸 富马酸 酒石酸 枸橼酸 磷酸 甲磺酸 苯磺酸 琥珀酸 醋酸 乳酸 门冬氨酸 硝酸 氢溴酸 "
-        "苯甲酸 注射用".split(),
+        "苯甲酸 注射用 双羟萘酸 乳糖酸 硬脂酸 丙酸 二丙酸 糠酸 戊酸 单磷酸 单硝酸 乙磺酸".split(),
         key=len,
         reverse=True,
     )

@@ -280,6 +280,9 @@ def _drugs(engine: Engine, text: str) -> list[str]:
         ("外用红霉素软膏", "红霉素软膏"),  # dictionary drug + dosage form
         ("阿莫西林胶囊口服", "阿莫西林胶囊"),
         ("既往对青霉素钠过敏", "青霉素钠"),  # an allergy history still names the medicine
+        ("口服双羟萘酸噻嘧啶片", "双羟萘酸噻嘧啶片"),  # pamoate salt + generic stem + tablet
+        ("予阿糖腺苷抗病毒", "阿糖腺苷"),  # stem of 单磷酸阿糖腺苷 (monophosphate)
+        ("予丙酸氟替卡松治疗", "丙酸氟替卡松"),  # propionate ester
     ],
 )
 def test_drug_by_inn_stem_must_flag(engine: Engine, text: str, name: str) -> None:
@@ -321,6 +324,7 @@ def test_drug_class_word_scores_below_a_named_drug(engine: Engine) -> None:
         "广西西林县",  # a county
         "看着地平线",  # horizon
         "激素",  # bare 激素 without a treatment word
+        "丙酸与戊酸的沸点",  # a salt or ester word alone names no medicine
         "生长激素分泌不足",  # physiological hormones, not medication
         "甲状腺激素水平正常",
         "雄激素增高",
