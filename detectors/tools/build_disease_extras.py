@@ -72,12 +72,15 @@ def _terms(fname: str) -> set[str]:
     }
 
 
-def cores() -> set[str]:
-    """Core names of modified CMeKG disease names (module docstring)."""
+def cores(generated_mods: set[str]) -> set[str]:
+    """Core names of modified CMeKG disease names (module docstring); ``generated_mods``: the
+    generated XY性 modifiers of the extension (接触性布鲁菌病 → 布鲁菌病)."""
     catalogue = OUT.parent.parent / "dictionaries.yaml"
     spec = next(d for d in yaml.safe_load(catalogue.read_text(encoding="utf-8"))["dictionaries"] if d.get("extend"))
     mods = sorted(
-        {w for w in spec["extend"]["left"] if w.endswith("性") or w in _EXTRA_MODIFIERS}, key=len, reverse=True
+        {w for w in spec["extend"]["left"] if w.endswith("性") or w in _EXTRA_MODIFIERS} | generated_mods,
+        key=len,
+        reverse=True,
     )
     known = _terms("diagnoses_zh.txt") | _terms("special_diseases_zh.txt")
     drugs = _terms("drugs_zh.txt")
@@ -210,7 +213,7 @@ def main() -> None:
     )
     path = OUT / "disease_extension_zh.txt"
     path.write_text(path.read_text(encoding="utf-8").replace("build_lexicons.py", "build_disease_extras.py", 1))
-    core = cores()
+    core = cores(words["modifier"])
     _write(
         "diagnoses_zh_cores.txt",
         "Cores of modified CMeKG disease names (PyPI PyCMeKG 0.2.5, MIT)",

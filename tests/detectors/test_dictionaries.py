@@ -162,6 +162,7 @@ def test_span_extension_is_bounded(engine: Engine) -> None:
         ("染色体检查确诊Turner综合征", "Turner综合征"),  # capitalised Latin name
         ("诊断为Graves病", "Graves病"),
         ("既往Paget's病", "Paget's病"),
+        ("牧区患者确诊布鲁菌病", "布鲁菌病"),  # core of CMeKG 接触性布鲁菌病 (generated XY性 modifier)
     ],
 )
 def test_diagnosis_span_grows_over_generated_modifiers_and_eponyms(engine: Engine, text: str, name: str) -> None:
