@@ -42,7 +42,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -83,6 +84,42 @@ def adjusted(pred: list[Span], notes: list[str], rec: Record) -> list[Span]:
     return out
 
 
+def _in_order(preds: list[list[Span]]) -> Callable[[str], list[Span]]:
+    """evaluate() asks for the predictions text by text, in record order."""
+    it = iter(preds)
+    return lambda _text: next(it)
+
+
+def _overlap(a: Span, b: Span) -> int:
+    return max(0, min(a.end, b.end) - max(a.start, b.start))
+
+
+def strict_fp_labels(recs: list[Record], preds: list[list[Span]]) -> dict[str, Counter[str]]:
+    """What CMeEE says under each strict false positive, so a reader can see how much of the strict
+    precision gap is the label scheme: ``TYPE on:sym`` (the gold span overlapping it most is a
+    symptom), ``TYPE boundary`` (it overlaps a gold span of its own type, by less than half the
+    longer span), ``TYPE none`` (no gold span at all: a plain false positive or a missing label).
+    Maps each such key to the predicted texts and their counts. A prediction counts as matched when
+    any gold span of its type overlaps it by half the longer span (evaluate() also pairs one to one,
+    so its false-positive total can be a few higher)."""
+    out: dict[str, Counter[str]] = {}
+    for rec, pred in zip(recs, preds, strict=True):
+        for p in pred:
+            if p.type not in CMEEE_MAP.values():
+                continue
+            if any(g.type == p.type and 2 * _overlap(p, g) >= max(p.end - p.start, g.end - g.start) for g in rec.spans):
+                continue
+            best = max(rec.spans, key=lambda g: _overlap(p, g), default=None)
+            if best is None or _overlap(p, best) == 0:
+                where = "none"
+            elif best.type == p.type:
+                where = "boundary"
+            else:
+                where = "on:" + best.type.removeprefix(UNSCORED)
+            out.setdefault(f"{p.type} {where}", Counter())[rec.text[p.start : p.end]] += 1
+    return dict(sorted(out.items(), key=lambda kv: -sum(kv[1].values())))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("path", type=Path, help="a CMeEE-format JSON file (obtain CMeEE from CBLUE)")
@@ -106,16 +143,24 @@ def main() -> int:
         adjust.append(adjusted(pred, [f.explanation.note for f in found], rec))
     reps = {}
     for name, preds in (("strict", strict), ("adjusted", adjust)):
-        it = iter(preds)  # evaluate() asks for the predictions in record order
-        reps[name] = evaluate(recs, lambda _t, it=it: next(it), types=types, keep_errors=args.errors)
-    print(f"== CMeEE {args.path.name} ({args.half}): {len(recs)} records, {time.perf_counter() - t0:.1f} s ==",
-          file=sys.stderr)
+        reps[name] = evaluate(recs, _in_order(preds), types=types, keep_errors=args.errors)
+    print(
+        f"== CMeEE {args.path.name} ({args.half}): {len(recs)} records, {time.perf_counter() - t0:.1f} s ==",
+        file=sys.stderr,
+    )
+    fps = strict_fp_labels(recs, strict)
     if args.json:
-        print(json.dumps({k: r.as_dict() for k, r in reps.items()}, ensure_ascii=False, indent=2))
+        doc = {k: r.as_dict() for k, r in reps.items()}
+        doc["strict_fp_labels"] = {k: sum(c.values()) for k, c in fps.items()}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
     for name, rep in reps.items():
         print(f"-- {name} protocol --")
         print(format_table(rep))
+    print("-- strict false positives by the CMeEE label under them --")
+    for key, texts in fps.items():
+        top = ", ".join(f"{t} x{n}" for t, n in texts.most_common(8))
+        print(f"  {key:22s} {sum(texts.values()):4d}  {top}")
     for rid, kind, typ, text in reps["strict"].errors:
         print(f"  {kind} {typ:10s} {rid}: {text!r}")
     return 0

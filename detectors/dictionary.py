@@ -35,21 +35,32 @@ def _excluded(text: str, start: int, end: int, term: Term) -> bool:
 class Extender:
     """Applies a dictionary's SpanExtension (built once per dictionary, shared by its terms)."""
 
-    __slots__ = ("ext", "left_lens", "right_lens", "stop_lens")
+    __slots__ = ("across_lens", "after_lens", "ext", "left_lens", "right_lens", "stop_lens")
 
     def __init__(self, ext: SpanExtension) -> None:
         self.ext = ext
         self.left_lens = ext.lengths(ext.left)
         self.right_lens = ext.lengths(ext.right)
         self.stop_lens = ext.lengths(ext.not_before)
+        self.after_lens = ext.lengths(ext.not_after)
+        self.across_lens = ext.lengths(ext.not_across)
 
     def _modifier_ends(self, text: str, at: int) -> bool:
         return any(text[max(0, at - n) : at] in self.ext.left for n in self.left_lens if n > 1)
 
-    def blocked(self, text: str, end: int) -> bool:
-        """The term is the first part of another name (肺炎|支原体, 肺炎|疫苗)."""
-        nb = self.ext.not_before
-        return any(text[end : end + n] in nb for n in self.stop_lens)
+    def blocked(self, text: str, start: int, end: int) -> bool:
+        """The term is part of another name: the first part (肺炎|支原体, 肿瘤|病房), the last
+        (耐|链霉素: a resistance, not a medication), or a word crosses its end (心脏|病房)."""
+        ext = self.ext
+        if any(text[end : end + n] in ext.not_before for n in self.stop_lens):
+            return True
+        if any(text[max(0, start - n) : start] in ext.not_after for n in self.after_lens):
+            return True
+        for n in self.across_lens:  # a word of length n starting k characters before the end
+            for k in range(1, min(n, end - start + 1)):
+                if text[end - k : end - k + n] in ext.not_across:
+                    return True
+        return False
 
     def span(self, text: str, start: int, end: int) -> tuple[int, int]:
         """Grow left over modifiers (repeatedly, longest first, at most max_left characters) and
@@ -128,7 +139,7 @@ def term_hit(
     if term.exclude and _excluded(text, start, end, term):
         return None
     if ref.extender is not None:
-        if ref.extender.blocked(text, end):
+        if ref.extender.blocked(text, start, end):
             return None
         left = start
         start, end = ref.extender.span(text, start, end)

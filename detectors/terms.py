@@ -50,7 +50,10 @@ class SpanExtension:
     真菌性肺炎, 肿瘤 in 头颈部肿瘤. ``left``: modifiers (course, severity, population, side,
     pathogen, organ) absorbed repeatedly, longest first, up to ``max_left`` extra characters;
     ``right``: head nouns absorbed once (综合征). ``not_before``: words that turn the hit into part
-    of another name (肺炎 + 支原体 = a pathogen, 肺炎 + 疫苗 = a vaccine): no hit then.
+    of another name (肺炎 + 支原体 = a pathogen, 肺炎 + 疫苗 = a vaccine, 肿瘤 + 病房 = a ward): no
+    hit then. ``not_after``: words written right before the hit that do the same (耐 + 链霉素 =
+    streptomycin-resistant, a property of a germ, not a medication). ``not_across``: words that
+    start inside the hit and run past its end (心脏病 + 房 is 心脏 + 病房, a cardiac ward).
     ``left`` holds the inline words plus those of ``left_files`` (generated ``group<TAB>word``
     lists: body sites and ``XY性`` modifiers from CMeKG)."""
 
@@ -66,6 +69,8 @@ class SpanExtension:
     grow_heads: frozenset[str] = frozenset()
     grow_chars: frozenset[str] = frozenset()
     grow_max: int = 8
+    not_after: frozenset[str] = frozenset()
+    not_across: frozenset[str] = frozenset()
 
     @staticmethod
     def lengths(words: frozenset[str]) -> tuple[int, ...]:
@@ -233,14 +238,14 @@ def _load_word_file(path: Path, er: Reader, chars: set[str]) -> list[str]:
 
 
 def _load_extension(node: Any, r: Reader, root: Path, issues: list[ConfigIssue]) -> SpanExtension | None:
-    """``extend: {left, left_files, right, not_before, max_left, eponym, grow}``; words must be
-    CJK (Latin has word boundaries and needs no extension; ``eponym`` absorbs a capitalised Latin
+    """``extend: {left, left_files, right, not_before, not_after, not_across, max_left, eponym,
+    grow}``; words must be CJK (Latin has word boundaries and needs no extension; ``eponym`` absorbs a capitalised Latin
     name before the hit: Turner综合征; ``grow: {heads, max_left}`` lets chemistry suffixes grow
     over the ``grow_char`` characters of the word files: 高氨血症)."""
     if node is None:
         return None
     er = Reader(node, issues, f"{r.what} extend", r.where("extend"))
-    lists = {k: er.strlist(k) for k in ("left", "right", "not_before")}
+    lists = {k: er.strlist(k) for k in ("left", "right", "not_before", "not_after", "not_across")}
     chars: set[str] = set()
     for fname in er.strlist("left_files"):
         p = root / fname
@@ -275,6 +280,8 @@ def _load_extension(node: Any, r: Reader, root: Path, issues: list[ConfigIssue])
         frozenset(grow_heads),
         frozenset(chars),
         grow_max,
+        frozenset(lists["not_after"]),
+        frozenset(lists["not_across"]),
     )
 
 
@@ -315,8 +322,8 @@ def load_dictionaries(
         )
         if any(t.requires_context for t in terms) and not spec.context:
             r.error("context", "terms with requires_context need a non-empty 'context' list")
-        if spec.extend is None and (heads := [t.text for t in terms if t.head]):
-            r.error("extend", f"head terms need a span extension to qualify them: {', '.join(heads[:5])}")
+        if (spec.extend is None or not spec.extend.left) and (heads := [t.text for t in terms if t.head]):
+            r.error("extend", f"head terms need left extension words to qualify them: {', '.join(heads[:5])}")
         r.finish()
         if did and entity in entities:
             out.append(spec)

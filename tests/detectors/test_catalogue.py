@@ -240,13 +240,21 @@ def test_custom_catalogue_dir_is_used(cat_dir: Path) -> None:
 def test_head_terms_need_a_span_extension(cat_dir: Path) -> None:
     spec = cat_dir / "dictionaries" / "special_diseases.yaml"
     _replace(spec, "      - 梅毒\n", "      - 梅毒\n      - {term: 感染病, head: true}\n")
-    assert "head terms need a span extension to qualify them: 感染病" in _errors(cat_dir)
+    # special_disease has an extend, but with no left words nothing could ever qualify the head
+    assert "head terms need left extension words to qualify them: 感染病" in _errors(cat_dir)
 
 
 def test_grow_spec_errors_are_reported(cat_dir: Path) -> None:
     old = "grow: {heads: [血症, 尿症], max_left: 8}"
     _replace(cat_dir / "dictionaries.yaml", old, "grow: {heads: [血症], maxleft: 8}")
     assert "dictionary diagnosis_common extend grow: unknown key 'maxleft'" in _errors(cat_dir)
+
+
+def test_not_after_words_must_be_cjk(cat_dir: Path) -> None:
+    line = _replace(cat_dir / "dictionaries.yaml", "      not_after: [耐]", "      not_after: [耐, anti-]")
+    err = _errors(cat_dir)
+    assert f"dictionaries.yaml:{line}: dictionary drug_common extend: " in err
+    assert "'anti-' must be non-empty CJK" in err
 
 
 @pytest.mark.parametrize(

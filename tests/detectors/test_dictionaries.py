@@ -102,9 +102,7 @@ def test_longest_term_wins(engine: Engine) -> None:
     assert (f.start, f.end) == (0, 15)
 
 
-@pytest.mark.parametrize(
-    "text", ["医嘱：阿司匹林 100mg qd", "prescribed metformin 500 mg", "Insulin glargine"]
-)
+@pytest.mark.parametrize("text", ["医嘱：阿司匹林 100mg qd", "prescribed metformin 500 mg", "Insulin glargine"])
 def test_drug_must_flag(engine: Engine, text: str) -> None:
     assert "DRUG" in entities(engine, text)
 
@@ -250,6 +248,36 @@ def test_uncoded_or_figurative_two_character_words_must_not_flag(engine: Engine,
 )
 def test_disease_word_inside_a_pathogen_or_vaccine_name_is_not_a_diagnosis(engine: Engine, text: str) -> None:
     assert "DIAGNOSIS" not in entities(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["转入心脏病房", "心脏病区护士站", "心脏病床位紧张", "转入精神病房", "精神病院", "传染病房"]
+)
+def test_a_ward_word_across_the_hit_end_is_no_diagnosis(engine: Engine, text: str) -> None:
+    # 心脏病房 is 心脏 + 病房 (a cardiac ward): the disease word 心脏病 is not written there
+    found = entities(engine, text)
+    assert "DIAGNOSIS" not in found and "SPECIAL_DISEASE" not in found
+
+
+@pytest.mark.parametrize(
+    "text, entity", [("心脏病", "DIAGNOSIS"), ("糖尿病人", "DIAGNOSIS"), ("既往精神病史", "SPECIAL_DISEASE")]
+)
+def test_the_same_words_without_a_ward_are_still_flagged(engine: Engine, text: str, entity: str) -> None:
+    assert entity in entities(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["耐青霉素葡萄球菌", "耐万古霉素肠球菌", "耐甲氧西林金黄色葡萄球菌", "予耐甲氧西林", "用于耐链霉素结核病"]
+)
+def test_a_drug_name_after_nai_is_a_resistance_not_a_medication(engine: Engine, text: str) -> None:
+    assert _drugs(engine, text) == []
+
+
+@pytest.mark.parametrize(
+    "text, name", [("对青霉素耐药", "青霉素"), ("予链霉素治疗", "链霉素"), ("耐药后改用利奈唑胺", "利奈唑胺")]
+)
+def test_a_drug_name_near_resistance_words_is_still_a_medication(engine: Engine, text: str, name: str) -> None:
+    assert _drugs(engine, text) == [name]
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,14 @@ def test_doctor_access_window_survives_a_worker_kill(deployment: dict[str, Any])
     send([access(i) for i in range(3)])
     worker.start()
     wait_for("the anomaly alert", lambda: by_rule("doctor-access-anomaly"), worker, timeout=90)
-    wait_for("the first input to be committed", lambda: asyncio.run(_caught_up(cfg.kafka, cfg.stream.app_id)), worker)
+    # the commit follows the first batch, which loads the name tagger's model: on a loaded 2-core host
+    # that took longer than wait_for's default 40 s once, so the same bound as the alerts
+    wait_for(
+        "the first input to be committed",
+        lambda: asyncio.run(_caught_up(cfg.kafka, cfg.stream.app_id)),
+        worker,
+        timeout=90,
+    )
     assert by_rule("doctor-access-permission-lock") == []  # 3 < 5 anomalies
     worker.kill()
 
